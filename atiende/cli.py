@@ -1,0 +1,147 @@
+"""``atiende`` command line.
+
+  atiende run                      all four services in one process (embedded default: SQLite
+                                   files under var/, in-process bus, mail into var/mail/)
+  atiende serve SERVICE            one service per process (needs ATIENDE_AMQP_URL and
+                                   ATIENDE_DATABASE_URL: the RabbitMQ + PostgreSQL deployment)
+  atiende migrate [SERVICE…]       apply migrations (all services by default); --seed loads demo data
+  atiende seed                     load the demo tenants and case types (idempotent)
+  atiende dlq list SERVICE         show dead letters of a service
+  atiende dlq replay SERVICE       send them back to the service's queue (--id to pick)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Callable
+
+from shared.logs import configure_logging
+from shared.messaging.bus import Bus
+from shared.runtime import ServiceRuntime, make_bus
+from shared.settings import SERVICE_PORTS, Settings
+
+
+def _builders() -> dict[str, Callable[..., ServiceRuntime]]:
+    from services.intake.bootstrap import build as intake
+    from services.notifier.bootstrap import build as notifier
+    from services.reporting.bootstrap import build as reporting
+    from services.workflow.bootstrap import build as workflow
+
+    return {"intake": intake, "workflow": workflow, "notifier": notifier, "reporting": reporting}
+
+
+async def seed(rt: ServiceRuntime) -> int:
+    from services.intake.seed import DEMO_TENANTS, load_tenants
+
+    return await load_tenants(rt.db, DEMO_TENANTS)
+
+
+async def run_embedded(settings: Settings, host: str, do_seed: bool) -> None:
+    import uvicorn
+
+    bus = make_bus(settings)
+    runtimes = {name: build(settings, bus=bus) for name, build in _builders().items()}
+    await bus.start()
+    for rt in runtimes.values():
+        await rt.start()
+    if do_seed:
+        await seed(runtimes["intake"])
+    servers = [uvicorn.Server(uvicorn.Config(rt.app, host=host, port=SERVICE_PORTS[name], log_config=None,
+                                             access_log=False, lifespan="on"))
+               for name, rt in runtimes.items()]
+    mode = "RabbitMQ" if settings.amqp_url else "embedded (SQLite + in-process bus)"
+    base = f"http://{host}:{SERVICE_PORTS['intake']}"
+    mail = settings.smtp_host and f"SMTP {settings.smtp_host}:{settings.smtp_port}" or f"folder {settings.mail_dir}"
+    print(f"""
+Atiende is running — {mode}; e-mail to {mail}.
+  intake (public API):  {base}/docs
+  workflow:             http://{host}:{SERVICE_PORTS['workflow']}/docs
+  notifier:             http://{host}:{SERVICE_PORTS['notifier']}/docs
+  reporting:            http://{host}:{SERVICE_PORTS['reporting']}/docs
+Create a first case:
+  curl -s -X POST {base}/cases -H 'Content-Type: application/json' -d '{{"tenant": "inmobiliaria-demo",
+    "type": "consulta-general", "subject": "Copia de escritura", "description": "El propietario pide copia.",
+    "contact": {{"name": "Héctor Contreras", "email": "hector@example.cl"}},
+    "responsible_email": "ejecutiva@example.cl"}}'
+Then GET {base}/cases/<id> shows its deadline; mail lands in the mail folder or SMTP server.
+Ctrl-C stops.""", flush=True)
+    try:
+        await asyncio.gather(*(s.serve() for s in servers))
+    finally:
+        for rt in runtimes.values():
+            await rt.stop()
+        await bus.close()
+
+
+async def migrate(settings: Settings, names: list[str], do_seed: bool) -> None:
+    builders = _builders()
+    for name in names or list(builders):
+        rt = builders[name](settings)
+        try:
+            await rt.db.migrate(rt.migrations)
+            print(f"{name}: migrated")
+            if do_seed and name == "intake":
+                print(f"intake: {await seed(rt)} demo rows added")
+        finally:
+            await rt.db.dispose()
+
+
+async def dlq(settings: Settings, action: str, service: str, ids: list[str] | None) -> None:
+    bus: Bus = make_bus(settings)
+    await bus.start()
+    try:
+        if action == "list":
+            for d in await bus.dead_letters(service, limit=1000):
+                print(json.dumps({"id": d.id, "type": d.type, "attempts": d.attempts, "error": d.error}))
+        else:
+            n = await bus.replay_dead_letters(service, ids)
+            print(f"{n} message(s) sent back to {service}")
+    finally:
+        await bus.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="atiende", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("run", help="all services in one process (embedded default)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--no-seed", action="store_true")
+    p = sub.add_parser("serve", help="one service (RabbitMQ + PostgreSQL deployment)")
+    p.add_argument("service", choices=list(SERVICE_PORTS))
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int)
+    p.add_argument("--workers", type=int, default=1)
+    p = sub.add_parser("migrate", help="apply migrations")
+    p.add_argument("services", nargs="*", choices=[[], *SERVICE_PORTS], default=[])
+    p.add_argument("--seed", action="store_true")
+    sub.add_parser("seed", help="load demo tenants and case types")
+    p = sub.add_parser("dlq", help="dead letters")
+    p.add_argument("action", choices=["list", "replay"])
+    p.add_argument("service", choices=list(SERVICE_PORTS))
+    p.add_argument("--id", action="append", dest="ids")
+    a = ap.parse_args(argv)
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_json)
+
+    if a.cmd == "run":
+        try:
+            asyncio.run(run_embedded(settings, a.host, not a.no_seed))
+        except KeyboardInterrupt:
+            pass
+    elif a.cmd == "serve":
+        if not settings.amqp_url or not settings.database_url:
+            sys.exit("atiende serve needs ATIENDE_AMQP_URL and ATIENDE_DATABASE_URL "
+                     "(see deploy/atiende.env.example); for one process without servers use `atiende run`.")
+        import uvicorn
+
+        uvicorn.run(f"services.{a.service}.bootstrap:create_app", factory=True, host=a.host,
+                    port=a.port or SERVICE_PORTS[a.service], workers=a.workers, log_config=None, access_log=False)
+    elif a.cmd == "migrate":
+        asyncio.run(migrate(settings, list(a.services), a.seed))
+    elif a.cmd == "seed":
+        asyncio.run(migrate(settings, ["intake"], True))
+    elif a.cmd == "dlq":
+        asyncio.run(dlq(settings, a.action, a.service, a.ids))

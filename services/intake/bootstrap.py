@@ -1,0 +1,27 @@
+"""Wires intake: tables, handlers, routes and adapters into a ServiceRuntime."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from services.intake.adapters.db import inbox, outbox
+from services.intake.adapters.repository import CatalogCache
+from services.intake.api import router
+from services.intake.handlers import HANDLERS
+from shared.messaging.bus import Bus
+from shared.runtime import ServiceRuntime
+from shared.settings import Settings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def build(settings: Settings, bus: Bus | None = None) -> ServiceRuntime:
+    rt = ServiceRuntime("intake", settings, outbox=outbox, inbox=inbox, migrations=MIGRATIONS, handlers=HANDLERS,
+                        router=router, bus=bus, title="Atiende intake (public API)", db_pool_size=20)
+    rt.extras["catalog"] = CatalogCache(rt.db)
+    return rt
+
+
+def create_app():  # type: ignore[no-untyped-def]
+    """Uvicorn factory for `atiende serve` (settings from the environment)."""
+    return build(Settings()).app

@@ -1,0 +1,24 @@
+"""Wires reporting: read-model handlers and report routes into a ServiceRuntime."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from services.reporting.adapters.db import inbox, outbox
+from services.reporting.api import router
+from services.reporting.handlers import HANDLERS
+from shared.messaging.bus import Bus
+from shared.runtime import ServiceRuntime
+from shared.settings import Settings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def build(settings: Settings, bus: Bus | None = None) -> ServiceRuntime:
+    return ServiceRuntime("reporting", settings, outbox=outbox, inbox=inbox, migrations=MIGRATIONS,
+                          handlers=HANDLERS, router=router, bus=bus, title="Atiende reporting")
+
+
+def create_app():  # type: ignore[no-untyped-def]
+    """Uvicorn factory for `atiende serve` (settings from the environment)."""
+    return build(Settings()).app

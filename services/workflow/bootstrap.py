@@ -1,0 +1,31 @@
+"""Wires workflow: handlers, the timer poller and routes into a ServiceRuntime."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from services.workflow.adapters.db import inbox, outbox, timers
+from services.workflow.api import router
+from services.workflow.handlers import HANDLERS, TIMER_FIRINGS
+from shared.messaging.bus import Bus
+from shared.runtime import ServiceRuntime
+from shared.settings import Settings
+from shared.timers import TimerPoller
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def build(settings: Settings, bus: Bus | None = None) -> ServiceRuntime:
+    def timer_worker(rt: ServiceRuntime):  # type: ignore[no-untyped-def]
+        poller = TimerPoller(rt.db, timers, TIMER_FIRINGS, tick_s=settings.timer_tick_s, batch=settings.timer_batch)
+        rt.extras["timers"] = poller
+        return poller.run
+
+    return ServiceRuntime("workflow", settings, outbox=outbox, inbox=inbox, migrations=MIGRATIONS,
+                          handlers=HANDLERS, router=router, bus=bus, workers={"timers": timer_worker},
+                          title="Atiende workflow")
+
+
+def create_app():  # type: ignore[no-untyped-def]
+    """Uvicorn factory for `atiende serve` (settings from the environment)."""
+    return build(Settings()).app

@@ -1,0 +1,157 @@
+"""Database access shared by the services: one async engine per service, its own schema.
+
+PostgreSQL (the real deployment): one database, one schema per service (``intake``,
+``workflow``...), each with its own Alembic version table. SQLite (embedded mode): one file per
+service; the schema name is translated away, so the same tables and migrations serve both.
+
+Services use SQLAlchemy Core on ``AsyncConnection`` (not the ORM unit of work): the hot intake
+path costs about half as much that way (see ../shared/bench-limits)."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import JSON, DateTime, event, insert, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.types import TypeDecorator
+
+if TYPE_CHECKING:
+    from sqlalchemy import Table
+
+    from shared.contracts.envelope import Envelope
+
+# JSON columns: JSONB on PostgreSQL, JSON text on SQLite.
+JsonType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on both backends (SQLite would hand back naive ones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Tx:
+    """One open transaction of a service: its connection, plus ``emit`` to put events in the
+    service's outbox. Events are published by the relay only after this transaction commits."""
+
+    def __init__(self, conn: AsyncConnection, outbox: Table) -> None:
+        self.conn = conn
+        self._outbox = outbox
+        self.emitted = 0
+
+    async def emit(self, envelope: Envelope) -> None:
+        await self.conn.execute(insert(self._outbox), {
+            "event_id": envelope.id, "type": envelope.type, "body": envelope.model_dump_json(),
+            "created_at": utcnow()})
+        self.emitted += 1
+
+
+class Database:
+    """A service's engine and schema; ``transaction()`` is the unit of work."""
+
+    def __init__(self, url: str, schema: str, outbox: Table, *, pool_size: int = 10) -> None:
+        self.schema = schema
+        self.outbox = outbox
+        self.is_sqlite = url.startswith("sqlite")
+        self._on_commit_with_events: list[Any] = []
+        if self.is_sqlite:
+            engine = create_async_engine(url, connect_args={"timeout": 30})
+            event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+            self._base_engine = engine
+            # Tables are declared in schema "<service>"; SQLite has one file per service instead.
+            self.engine: AsyncEngine = engine.execution_options(schema_translate_map={schema: None})
+        else:
+            self.engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size,
+                                              pool_pre_ping=True)
+            self._base_engine = self.engine
+
+    def on_events_committed(self, callback: Any) -> None:
+        """Call ``callback()`` after any transaction that emitted events commits (wakes the relay)."""
+        self._on_commit_with_events.append(callback)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Tx]:
+        async with self.engine.begin() as conn:
+            tx = Tx(conn, self.outbox)
+            yield tx
+        if tx.emitted:
+            for cb in self._on_commit_with_events:
+                cb()
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def migrate(self, script_location: str | Path) -> None:
+        """Apply this service's Alembic migrations (version table in its own schema).
+
+        Safe with several replicas starting at once: on PostgreSQL a transaction-level advisory
+        lock per schema serialises them."""
+        from alembic import command
+        from alembic.config import Config
+
+        def upgrade(sync_conn: Any) -> None:
+            cfg = Config()
+            cfg.set_main_option("script_location", str(script_location))
+            cfg.attributes["connection"] = sync_conn
+            cfg.attributes["version_table_schema"] = None if self.is_sqlite else self.schema
+            command.upgrade(cfg, "head")
+
+        async with self.engine.begin() as conn:
+            if not self.is_sqlite:
+                key = int.from_bytes(hashlib.sha256(self.schema.encode()).digest()[:7], "big")
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+                await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
+            await conn.run_sync(upgrade)
+
+    async def dispose(self) -> None:
+        await self._base_engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    # WAL lets readers run beside the single writer; busy_timeout waits instead of failing.
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def new_id() -> uuid.UUID:
+    return uuid.uuid4()
+
+
+async def insert_ignoring_duplicates(conn: AsyncConnection, table: Table, values: dict[str, Any]) -> bool:
+    """INSERT … ON CONFLICT DO NOTHING on either backend; True if a row was inserted."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    res = await conn.execute(dialect_insert(table).values(**values).on_conflict_do_nothing())
+    return bool(res.rowcount)

@@ -1,0 +1,238 @@
+"""RabbitMQ adapter (aio-pika). Topology and names: ``topology.py``.
+
+Publishing: a robust connection, a channel with publisher confirms, ``mandatory`` routing with
+returns raised, persistent messages, the event id as AMQP ``message_id``, and a timeout on every
+publish (a publish on a robust connection that is down would otherwise wait forever). A batch is
+published pipelined and awaited together.
+
+Consuming: one quorum queue per service, bounded prefetch, ack only after the handler's
+transaction committed. A failing handler's message is republished (with confirms) to the next
+retry queue and then acked; after the last attempt, or on a ``PermanentError``, to the DLQ. The
+robust channel re-declares queues and re-opens consumers after a broker restart; readiness asks
+the broker for the consumer count rather than trusting our own bookkeeping."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import aio_pika
+from aio_pika import DeliveryMode, ExchangeType, Message
+from aio_pika.abc import (
+    AbstractIncomingMessage,
+    AbstractRobustChannel,
+    AbstractRobustConnection,
+    AbstractRobustExchange,
+    AbstractRobustQueue,
+)
+
+from shared.contracts.envelope import Envelope
+from shared.faults import crash_point
+from shared.logs import correlation_id
+from shared.messaging.bus import (
+    DeadLetter,
+    MessageHandler,
+    OutgoingMessage,
+    PermanentError,
+    describe_error,
+)
+from shared.messaging.topology import DELIVERY_LIMIT, Topology
+
+log = logging.getLogger("atiende.rabbit")
+
+
+class RabbitBus:
+    def __init__(self, url: str, namespace: str, *, prefetch: int = 50, publish_timeout_s: float = 5.0,
+                 retry_delays_s: list[float] | None = None, max_attempts: int = 4) -> None:
+        self.url = url
+        self.topology = Topology(namespace)
+        self.prefetch = prefetch
+        self.publish_timeout_s = publish_timeout_s
+        self.retry_delays_s = retry_delays_s or [5.0, 60.0, 600.0]
+        self.max_attempts = max_attempts
+        self._conn: AbstractRobustConnection | None = None
+        self._pub: AbstractRobustChannel | None = None
+        self._exchange: AbstractRobustExchange | None = None
+        self._consume_channels: dict[str, AbstractRobustChannel] = {}
+        self._queues: dict[str, AbstractRobustQueue] = {}  # references kept: restored on reconnect
+
+    # -- connection -------------------------------------------------------------------------
+    async def start(self) -> None:
+        if self._conn is not None:
+            return
+        # The first connect may fail while the broker is down; connect_robust keeps retrying
+        # only after a first success, so retry here in the background-friendly way.
+        self._conn = await aio_pika.connect_robust(self.url, client_properties={
+            "connection_name": f"atiende/{self.topology.namespace}"})
+        self._pub = await self._conn.channel(publisher_confirms=True, on_return_raises=True)
+        self._exchange = await self._declare_exchanges(self._pub)
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+        self._conn = None
+        self._queues.clear()
+        self._consume_channels.clear()
+
+    @property
+    def connected(self) -> bool:
+        return self._conn is not None and not self._conn.is_closed and self._pub is not None \
+            and not self._pub.is_closed
+
+    async def _declare_exchanges(self, ch: AbstractRobustChannel) -> AbstractRobustExchange:
+        t = self.topology
+        unrouted_x = await ch.declare_exchange(t.unrouted, ExchangeType.FANOUT, durable=True)
+        unrouted_q = await ch.declare_queue(t.unrouted, durable=True, arguments={"x-queue-type": "quorum"})
+        await unrouted_q.bind(unrouted_x)
+        # Events nobody subscribes to land in <ns>.unrouted instead of being returned or lost.
+        return await ch.declare_exchange(t.events_exchange, ExchangeType.TOPIC, durable=True,
+                                         arguments={"alternate-exchange": t.unrouted})
+
+    # -- publishing -------------------------------------------------------------------------
+    def _message(self, body: bytes, message_id: str, type_: str, headers: dict[str, Any] | None = None,
+                 correlation: str | None = None) -> Message:
+        return Message(body, delivery_mode=DeliveryMode.PERSISTENT, message_id=message_id, type=type_,
+                       content_type="application/json", correlation_id=correlation, headers=headers or {})
+
+    async def publish(self, messages: list[OutgoingMessage]) -> None:
+        if self._exchange is None:
+            raise ConnectionError("bus not started")
+        ex = self._exchange
+        await asyncio.gather(*(ex.publish(self._message(m.body, str(m.event_id), m.type), routing_key=m.type,
+                                          mandatory=True, timeout=self.publish_timeout_s)
+                               for m in messages))
+
+    async def _send_to_queue(self, queue: str, msg: AbstractIncomingMessage, headers: dict[str, Any]) -> None:
+        assert self._pub is not None
+        await self._pub.default_exchange.publish(
+            self._message(msg.body, msg.message_id or "", msg.type or "", headers, msg.correlation_id),
+            routing_key=queue, mandatory=True, timeout=self.publish_timeout_s)
+
+    # -- consuming --------------------------------------------------------------------------
+    async def _declare_service_queues(self, ch: AbstractRobustChannel, service: str) -> AbstractRobustQueue:
+        t = self.topology
+        main = t.queue(service)
+        dlq = t.dead_letter_queue(service)
+        await ch.declare_queue(dlq, durable=True, arguments={"x-queue-type": "quorum"})
+        for delay in self.retry_delays_s:
+            await ch.declare_queue(t.retry_queue(service, delay), durable=True, arguments={
+                "x-queue-type": "quorum", "x-message-ttl": int(delay * 1000),
+                "x-dead-letter-exchange": "", "x-dead-letter-routing-key": main})
+        return await ch.declare_queue(main, durable=True, arguments={
+            "x-queue-type": "quorum", "x-delivery-limit": DELIVERY_LIMIT,
+            "x-dead-letter-exchange": "", "x-dead-letter-routing-key": dlq})
+
+    async def subscribe(self, service: str, event_types: list[str], handler: MessageHandler) -> None:
+        if self._conn is None:
+            raise ConnectionError("bus not started")
+        ch = await self._conn.channel()
+        await ch.set_qos(prefetch_count=self.prefetch)
+        await self._declare_exchanges(ch)
+        queue = await self._declare_service_queues(ch, service)
+        for et in event_types:
+            await queue.bind(self.topology.events_exchange, routing_key=et)
+
+        async def on_message(msg: AbstractIncomingMessage) -> None:
+            await self._handle(service, msg, handler)
+
+        await queue.consume(on_message)
+        self._consume_channels[service] = ch
+        self._queues[service] = queue
+
+    async def _handle(self, service: str, msg: AbstractIncomingMessage, handler: MessageHandler) -> None:
+        attempt = int((msg.headers or {}).get("x-atiende-attempt", 1) or 1)
+        token = correlation_id.set(msg.correlation_id)
+        try:
+            try:
+                env = Envelope.from_bytes(msg.body)
+                correlation_id.set(env.correlationid or str(env.id))
+                await handler(env)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                await self._after_failure(service, msg, attempt, exc)
+                return
+            crash_point("crash-before-ack")  # tests only: committed, not yet acked
+            await msg.ack()
+        finally:
+            correlation_id.reset(token)
+
+    async def _after_failure(self, service: str, msg: AbstractIncomingMessage, attempt: int,
+                             exc: Exception) -> None:
+        t = self.topology
+        permanent = isinstance(exc, PermanentError | ValueError)
+        extra = {"service": service, "event_id": msg.message_id, "event_type": msg.type, "attempt": attempt}
+        headers = dict(msg.headers or {})
+        headers.update({"x-atiende-error": describe_error(exc), "x-atiende-failed-service": service})
+        try:
+            if permanent or attempt >= self.max_attempts:
+                log.error("dead-lettering after %d attempt(s): %s", attempt, describe_error(exc), extra=extra,
+                          exc_info=exc)
+                headers["x-atiende-attempt"] = attempt
+                await self._send_to_queue(t.dead_letter_queue(service), msg, headers)
+            else:
+                delay = self.retry_delays_s[min(attempt - 1, len(self.retry_delays_s) - 1)]
+                log.warning("handler failed, retry in %gs: %s", delay, describe_error(exc), extra=extra)
+                headers["x-atiende-attempt"] = attempt + 1
+                await self._send_to_queue(t.retry_queue(service, delay), msg, headers)
+            await msg.ack()
+        except Exception as pub_exc:  # could not park it: let the broker redeliver it later
+            log.error("could not move failed message: %r", pub_exc, extra=extra)
+            if not msg.channel.is_closed:
+                await msg.nack(requeue=True)
+
+    async def consumer_count(self, service: str) -> int:
+        if not self.connected or service not in self._consume_channels:
+            return 0
+        assert self._pub is not None
+        # Ask the broker itself (a cached robust queue object would hide lost consumers).
+        raw = await self._pub.get_underlay_channel()
+        res = await raw.queue_declare(self.topology.queue(service), passive=True)
+        return int(res.consumer_count or 0)
+
+    # -- dead letters -----------------------------------------------------------------------
+    async def dead_letters(self, service: str, limit: int = 100) -> list[DeadLetter]:
+        """Peek at the DLQ: messages are fetched unacked and returned to the queue on close."""
+        assert self._conn is not None
+        ch = await self._conn.channel()
+        out: list[DeadLetter] = []
+        try:
+            q = await ch.declare_queue(self.topology.dead_letter_queue(service), durable=True,
+                                       arguments={"x-queue-type": "quorum"})
+            while len(out) < limit:
+                m = await q.get(no_ack=False, fail=False)
+                if m is None:
+                    break
+                h = m.headers or {}
+                out.append(DeadLetter(id=m.message_id or "", type=m.type or "",
+                                      attempts=int(h.get("x-atiende-attempt", 0) or 0),
+                                      error=str(h.get("x-atiende-error", h.get("x-death", ""))), body=m.body))
+        finally:
+            await ch.close()  # unacked gets go back to the DLQ
+        return out
+
+    async def replay_dead_letters(self, service: str, ids: list[str] | None = None) -> int:
+        assert self._conn is not None and self._pub is not None
+        ch = await self._conn.channel()
+        replayed = 0
+        try:
+            q = await ch.declare_queue(self.topology.dead_letter_queue(service), durable=True,
+                                       arguments={"x-queue-type": "quorum"})
+            keep: list[AbstractIncomingMessage] = []
+            while True:
+                m = await q.get(no_ack=False, fail=False)
+                if m is None:
+                    break
+                if ids is not None and m.message_id not in ids:
+                    keep.append(m)
+                    continue
+                headers = {k: v for k, v in (m.headers or {}).items() if not k.startswith("x-death")}
+                headers["x-atiende-attempt"] = 1
+                headers["x-atiende-replayed"] = True
+                await self._send_to_queue(self.topology.queue(service), m, headers)
+                await m.ack()
+                replayed += 1
+        finally:
+            await ch.close()  # the ones kept go back to the DLQ
+        return replayed

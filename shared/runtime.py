@@ -1,0 +1,227 @@
+"""What every service process runs, whatever the service: its database (migrated on start),
+its outbox relay, its consumer behind the inbox, its background workers, and its FastAPI app
+with /health, /ready, problem details and correlation ids.
+
+Services differ only in what they hand to ``ServiceRuntime`` (tables, handlers, routes,
+workers); their ``bootstrap.py`` builds it. Which bus (RabbitMQ or in-process) and which
+database (PostgreSQL or SQLite) is decided by ``make_bus`` and the settings, nowhere else.
+
+The broker being down never stops a service from starting or accepting requests: the
+connection is retried in the background and events wait in the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import Table
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.db import Database
+from shared.logs import configure_logging, correlation_id
+from shared.messaging.bus import Bus
+from shared.messaging.local import LocalBus
+from shared.messaging.processor import EventProcessor, Handler, TxHandler
+from shared.messaging.rabbit import RabbitBus
+from shared.outbox import OutboxRelay
+from shared.problems import install_problem_handlers
+from shared.settings import Settings
+
+log = logging.getLogger("atiende.runtime")
+
+Worker = Callable[[], Awaitable[None]]
+HandlerMap = dict[str, Handler | TxHandler]
+
+
+def make_bus(settings: Settings) -> Bus:
+    """RabbitMQ when ``ATIENDE_AMQP_URL`` is set, else the embedded in-process bus."""
+    kw: dict[str, Any] = {"prefetch": settings.prefetch, "retry_delays_s": settings.retry_delays_s,
+                          "max_attempts": settings.max_attempts}
+    if settings.amqp_url:
+        return RabbitBus(settings.amqp_url, settings.namespace, publish_timeout_s=settings.publish_timeout_s, **kw)
+    return LocalBus(settings.data_dir / "bus.sqlite3", settings.namespace, **kw)
+
+
+class ServiceRuntime:
+    def __init__(self, name: str, settings: Settings, *, outbox: Table, inbox: Table, migrations: Path,
+                 handlers: HandlerMap | Callable[[ServiceRuntime], HandlerMap], router: APIRouter | None = None,
+                 bus: Bus | None = None, workers: dict[str, Callable[[ServiceRuntime], Worker]] | None = None,
+                 on_started: Callable[[ServiceRuntime], Awaitable[None]] | None = None,
+                 title: str | None = None, db_pool_size: int = 10) -> None:
+        self.name = name
+        self.settings = settings
+        self.migrations = migrations
+        self.db = Database(settings.database_url_for(name), name, outbox, pool_size=db_pool_size)
+        self.owns_bus = bus is None
+        self.bus: Bus = bus if bus is not None else make_bus(settings)
+        # A factory lets handlers use adapters that need the runtime (its database).
+        self.processor = EventProcessor(name, self.db, inbox, handlers(self) if callable(handlers) else handlers)
+        self.relay = OutboxRelay(self.db, self.bus, batch=settings.relay_batch,
+                                 idle_poll_s=settings.relay_idle_poll_s)
+        self.router = router
+        self.worker_factories = workers or {}
+        self.on_started = on_started
+        self.title = title or f"Atiende {name}"
+        self.extras: dict[str, Any] = {}  # adapters a service hangs here (mailer, caches...)
+        self.started = False
+        self.subscribed = False
+        self._tasks: list[asyncio.Task[None]] = []
+        self.app = self._create_app()
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    async def start(self, *, migrate: bool = True) -> None:
+        if self.started:
+            return
+        configure_logging(self.settings.log_level, self.settings.log_json)
+        if migrate:
+            await self.db.migrate(self.migrations)
+        if self.on_started is not None:
+            await self.on_started(self)
+        self.started = True
+        self._spawn("bus", self._connect_bus)
+        self._spawn("relay", self.relay.run)
+        for wname, factory in self.worker_factories.items():
+            self._spawn(wname, factory(self))
+        log.info("service started", extra={"service": self.name})
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        if self.owns_bus:
+            await self.bus.close()
+        for closer in self.extras.get("closers", []):
+            await closer()
+        await self.db.dispose()
+        self.started = False
+        self.subscribed = False
+
+    async def __aenter__(self) -> ServiceRuntime:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def _spawn(self, what: str, fn: Worker) -> None:
+        async def supervised() -> None:
+            while True:
+                try:
+                    await fn()
+                    return
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("%s worker crashed; restarting in 1s", what, extra={"service": self.name})
+                    await asyncio.sleep(1.0)
+
+        self._tasks.append(asyncio.create_task(supervised(), name=f"{self.name}:{what}"))
+
+    async def _connect_bus(self) -> None:
+        delay = 0.2
+        while True:
+            try:
+                await self.bus.start()
+                if self.processor.event_types:
+                    await self.bus.subscribe(self.name, self.processor.event_types, self.processor)
+                self.subscribed = True
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("broker not reachable (%r); retrying in %.1fs", exc, delay, extra={"service": self.name})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def readiness(self) -> tuple[bool, dict[str, Any]]:
+        checks: dict[str, Any] = {}
+        try:
+            await asyncio.wait_for(self.db.ping(), 2.0)
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"error: {exc!r}"
+        checks["broker"] = "ok" if getattr(self.bus, "connected", False) else "down"
+        expected = 1 if self.processor.event_types else 0
+        try:
+            n = await asyncio.wait_for(self.bus.consumer_count(self.name), 2.0) if expected else 0
+        except Exception as exc:
+            n = 0
+            checks["consumers_error"] = repr(exc)
+        checks["consumers"] = n
+        checks["outbox_relay"] = self.relay.last_error or "ok"
+        ok = checks["database"] == "ok" and checks["broker"] == "ok" and n >= expected and self.started
+        return ok, checks
+
+    # -- HTTP ---------------------------------------------------------------------------------
+    def _create_app(self) -> FastAPI:
+        runtime = self
+
+        @asynccontextmanager
+        async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+            started_here = not runtime.started
+            if started_here:
+                await runtime.start()
+            yield
+            if started_here:
+                await runtime.stop()
+
+        app = FastAPI(title=self.title, lifespan=lifespan)
+        app.state.runtime = self
+        install_problem_handlers(app)
+        app.add_middleware(CorrelationIdMiddleware)
+
+        @app.get("/health", tags=["ops"])
+        async def health() -> dict[str, str]:
+            return {"status": "ok", "service": runtime.name}
+
+        @app.get("/ready", tags=["ops"])
+        async def ready() -> JSONResponse:
+            ok, checks = await runtime.readiness()
+            return JSONResponse({"status": "ready" if ok else "not ready", "service": runtime.name,
+                                 "checks": checks}, status_code=200 if ok else 503)
+
+        if self.router is not None:
+            app.include_router(self.router)
+        return app
+
+
+def runtime_of(request: Request) -> ServiceRuntime:
+    rt: ServiceRuntime = request.app.state.runtime
+    return rt
+
+
+class CorrelationIdMiddleware:
+    """Takes ``X-Correlation-ID`` from the request (or makes one), puts it in the logging context
+    and echoes it back; events emitted while handling the request carry it (pure ASGI: cheap)."""
+
+    header = b"x-correlation-id"
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        cid = next((v.decode("latin-1")[:100] for k, v in scope["headers"] if k == self.header), None) \
+            or str(uuid.uuid4())
+        token = correlation_id.set(cid)
+
+        async def send_with_header(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (self.header, cid.encode("latin-1"))]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_header)
+        finally:
+            correlation_id.reset(token)

@@ -1,0 +1,73 @@
+"""Settings from the environment (prefix ``ATIENDE_``), one class for every service.
+
+Unset ``ATIENDE_DATABASE_URL`` and ``ATIENDE_AMQP_URL`` mean the embedded mode: one SQLite file
+per service under ``ATIENDE_DATA_DIR`` and the durable in-process bus. ``deploy/atiende.env.example``
+documents every variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SERVICE_PORTS = {"intake": 8001, "workflow": 8002, "notifier": 8003, "reporting": 8004}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ATIENDE_", env_file=None, extra="ignore")
+
+    # Storage and broker. Empty = embedded (SQLite files + in-process bus).
+    database_url: str = ""
+    amqp_url: str = ""
+    namespace: str = Field(default="atiende", pattern=r"^[a-z][a-z0-9_-]{0,40}$")
+    data_dir: Path = Path("var")
+
+    # Messaging tunables.
+    prefetch: int = Field(default=50, ge=1, le=1000)
+    publish_timeout_s: float = Field(default=5.0, gt=0)
+    relay_batch: int = Field(default=200, ge=1, le=5000)
+    relay_idle_poll_s: float = Field(default=1.0, gt=0)
+    # Fixed-delay retry queues, in seconds; a failed message waits in the next one.
+    retry_delays_s: list[float] = Field(default_factory=lambda: [5.0, 60.0, 600.0])
+    # Handling attempts before a message goes to the service's dead-letter queue.
+    max_attempts: int = Field(default=4, ge=1, le=50)
+    timer_tick_s: float = Field(default=1.0, gt=0)
+    timer_batch: int = Field(default=500, ge=1)
+
+    # E-mail: empty host = write .eml files into ``<data_dir>/mail``.
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_from: str = "Atiende <no-reply@atiende.local>"
+    smtp_timeout_s: float = 10.0
+    smtp_pool_size: int = Field(default=4, ge=1, le=64)
+
+    # SMS (later issue): Twilio account and a base URL override for local stand-ins.
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = ""
+    twilio_from: str = ""
+
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @field_validator("retry_delays_s", mode="before")
+    @classmethod
+    def _split_delays(cls, v: object) -> object:
+        if isinstance(v, str) and not v.strip().startswith("["):
+            return [float(x) for x in v.split(",") if x.strip()]
+        return v
+
+    @property
+    def embedded(self) -> bool:
+        return not self.amqp_url
+
+    def database_url_for(self, service: str) -> str:
+        """One PostgreSQL database for all (a schema each), or one SQLite file per service."""
+        if self.database_url:
+            return self.database_url
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite+aiosqlite:///{(self.data_dir / f'{service}.sqlite3').resolve()}"
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.data_dir / "mail"
