@@ -45,6 +45,8 @@ async def run_embedded(settings: Settings, host: str, do_seed: bool) -> None:
     bus = make_bus(settings)
     runtimes = {name: build(settings, bus=bus) for name, build in _builders().items()}
     await bus.start()
+    for name, rt in runtimes.items():  # bindings first: no event published at start goes unrouted
+        await bus.declare(name, rt.processor.event_types)
     for rt in runtimes.values():
         await rt.start()
     if do_seed:
@@ -77,16 +79,24 @@ Ctrl-C stops.""", flush=True)
 
 
 async def migrate(settings: Settings, names: list[str], do_seed: bool) -> None:
+    """Migrate each service's schema and declare its queues and bindings on the bus, so events
+    published before a service's first start wait for it instead of going unrouted."""
     builders = _builders()
-    for name in names or list(builders):
-        rt = builders[name](settings)
-        try:
-            await rt.db.migrate(rt.migrations)
-            print(f"{name}: migrated")
-            if do_seed and name == "intake":
-                print(f"intake: {await seed(rt)} demo rows added")
-        finally:
-            await rt.db.dispose()
+    bus = make_bus(settings)
+    await bus.start()
+    try:
+        for name in names or list(builders):
+            rt = builders[name](settings, bus=bus)
+            try:
+                await rt.db.migrate(rt.migrations)
+                await bus.declare(name, rt.processor.event_types)
+                print(f"{name}: migrated; queue and bindings declared")
+                if do_seed and name == "intake":
+                    print(f"intake: {await seed(rt)} demo rows added")
+            finally:
+                await rt.db.dispose()
+    finally:
+        await bus.close()
 
 
 async def dlq(settings: Settings, action: str, service: str, ids: list[str] | None) -> None:
@@ -104,7 +114,8 @@ async def dlq(settings: Settings, action: str, service: str, ids: list[str] | No
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(prog="atiende", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(prog="atiende", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("run", help="all services in one process (embedded default)")
     p.add_argument("--host", default="127.0.0.1")

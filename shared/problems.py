@@ -138,7 +138,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         i = 0 if language(request) == "es" else 1
         title = _TITLES.get(exc.status_code, ("Error", "Error"))[i]
-        detail = exc.detail if isinstance(exc.detail, str) and exc.detail not in _TITLES.get(exc.status_code, ()) else None
+        generic = _TITLES.get(exc.status_code, ())
+        detail = exc.detail if isinstance(exc.detail, str) and exc.detail not in generic else None
         return problem_response(request, exc.status_code, f"http-{exc.status_code}", title, detail)
 
     @app.exception_handler(Exception)

@@ -45,6 +45,9 @@ class Bus(Protocol):
     async def publish(self, messages: list[OutgoingMessage]) -> None:
         """Publish and wait until the broker has taken every message (or raise)."""
 
+    async def declare(self, service: str, event_types: list[str]) -> None:
+        """Declare the service's queue and bindings without consuming (done at deploy time)."""
+
     async def subscribe(self, service: str, event_types: list[str], handler: MessageHandler) -> None:
         """Declare the service's queue bound to ``event_types`` and start consuming."""
 

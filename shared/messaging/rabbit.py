@@ -123,6 +123,20 @@ class RabbitBus:
             "x-queue-type": "quorum", "x-delivery-limit": DELIVERY_LIMIT,
             "x-dead-letter-exchange": "", "x-dead-letter-routing-key": dlq})
 
+    async def declare(self, service: str, event_types: list[str]) -> None:
+        """Declare the service's queues and bindings without consuming (deploy time), so events
+        published before its first start already wait in its queue."""
+        if self._conn is None:
+            raise ConnectionError("bus not started")
+        ch = await self._conn.channel()
+        try:
+            await self._declare_exchanges(ch)
+            queue = await self._declare_service_queues(ch, service)
+            for et in event_types:
+                await queue.bind(self.topology.events_exchange, routing_key=et)
+        finally:
+            await ch.close()
+
     async def subscribe(self, service: str, event_types: list[str], handler: MessageHandler) -> None:
         if self._conn is None:
             raise ConnectionError("bus not started")
@@ -153,7 +167,7 @@ class RabbitBus:
             except Exception as exc:
                 await self._after_failure(service, msg, attempt, exc)
                 return
-            crash_point("crash-before-ack")  # tests only: committed, not yet acked
+            crash_point(f"crash-before-ack:{msg.type}")  # tests only: committed, not yet acked
             await msg.ack()
         finally:
             correlation_id.reset(token)

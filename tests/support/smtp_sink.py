@@ -76,7 +76,8 @@ class SmtpSink:
                 self._fail_next -= 1
                 self.refusals += 1
                 return self._fail_code or "451 try again"
-            self.messages.append(Received(list(envelope.rcpt_tos), message_from_bytes(envelope.content, policy=policy.default), time.time()))
+            parsed = message_from_bytes(envelope.content, policy=policy.default)
+            self.messages.append(Received(list(envelope.rcpt_tos), parsed, time.time()))
         return "250 OK"
 
     def for_case(self, case_id: str) -> list[Received]:

@@ -36,7 +36,7 @@ def case_body(i: int = 0, **over: Any) -> dict[str, Any]:
     return body
 
 
-async def wait_for(cond: Callable[[], Awaitable[bool] | bool], timeout: float = 20.0, what: str = "condition",
+async def wait_for(cond: Callable[[], Awaitable[bool] | bool], timeout: float = 20.0, what: str = "condition",  # noqa: ASYNC109
                    interval: float = 0.05) -> None:
     deadline = time.monotonic() + timeout
     while True:
@@ -61,6 +61,7 @@ class System:
 
     async def start(self) -> System:
         await self.bus.start()
+        await self.declare_bindings()
         for rt in self.rt.values():
             await rt.start()
         if "intake" in self.rt:
@@ -68,6 +69,11 @@ class System:
             await load_tenants(self.rt["intake"].db, DEMO_TENANTS)
         await wait_for(self.all_subscribed, 30, "services subscribed")
         return self
+
+    async def declare_bindings(self, bus: Bus | None = None) -> None:
+        """What `atiende migrate` and `atiende run` do before services start."""
+        for name, rt in self.rt.items():
+            await (bus or self.bus).declare(name, rt.processor.event_types)
 
     def all_subscribed(self) -> bool:
         return all(rt.subscribed for rt in self.rt.values())

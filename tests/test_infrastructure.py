@@ -1,0 +1,114 @@
+"""Migrations, broker topology and timers against the real PostgreSQL and RabbitMQ."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import aio_pika
+import asyncpg
+import pytest
+from sqlalchemy import func, select
+
+from services.workflow.adapters.db import outbox as wf_outbox
+from services.workflow.adapters.db import timers
+from services.workflow.bootstrap import MIGRATIONS as WF_MIGRATIONS
+from shared.db import Database, utcnow
+from shared.messaging.topology import Topology
+from shared.settings import Settings
+from shared.timers import TimerPoller, cancel, schedule
+from tests.conftest import AMQP_URL, TEST_RETRY_DELAYS
+from tests.support.system import System
+
+pytestmark = pytest.mark.integration
+
+
+async def test_each_service_migrates_into_its_own_schema_idempotently(pg_database: str) -> None:
+    system = System(Settings(database_url=pg_database, amqp_url=AMQP_URL))
+    for rt in system.rt.values():  # already at head (cloned template): a second run changes nothing
+        await rt.db.migrate(rt.migrations)
+        await rt.db.dispose()
+    conn = await asyncpg.connect(pg_database.replace("+asyncpg", ""))
+    try:
+        rows = await conn.fetch("SELECT table_schema, table_name FROM information_schema.tables "
+                                "WHERE table_schema IN ('intake','workflow','notifier','reporting')")
+        by_schema: dict[str, set[str]] = {}
+        for r in rows:
+            by_schema.setdefault(r["table_schema"], set()).add(r["table_name"])
+        for svc in ("intake", "workflow", "notifier", "reporting"):
+            assert {"alembic_version", "outbox", "inbox"} <= by_schema[svc], svc
+            assert await conn.fetchval(f"SELECT version_num FROM {svc}.alembic_version") == f"{svc}_0001"
+        assert "timers" in by_schema["workflow"] and "cases" in by_schema["intake"]
+        assert "deliveries" in by_schema["notifier"] and "case_facts" in by_schema["reporting"]
+        assert await conn.fetchval("SELECT count(*) FROM information_schema.tables WHERE table_schema='public' "
+                                   "AND table_name='alembic_version'") == 0
+    finally:
+        await conn.close()
+
+
+async def test_replicas_starting_together_migrate_a_fresh_database_once(template_db: str) -> None:
+    import uuid
+
+    from tests.conftest import _raw_dsn, pg_url_for
+    name = f"atiende_fresh_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(_raw_dsn())
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        dbs = [Database(pg_url_for(name), "workflow", wf_outbox) for _ in range(3)]
+        await asyncio.gather(*(db.migrate(WF_MIGRATIONS) for db in dbs))  # advisory lock serialises them
+        async with dbs[0].engine.connect() as conn:
+            assert (await conn.execute(select(func.count()).select_from(timers))).scalar_one() == 0
+        for db in dbs:
+            await db.dispose()
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def test_topology_is_declared_with_clear_names_and_dead_lettering(rabbit_system: System,
+                                                                       rabbit_settings: Settings) -> None:
+    t = Topology(rabbit_settings.namespace)
+    conn = await aio_pika.connect(AMQP_URL)
+    try:
+        ch = await conn.channel()
+        for svc in ("intake", "workflow", "notifier", "reporting"):
+            q = await ch.declare_queue(t.queue(svc), passive=True)
+            assert q.declaration_result.consumer_count == 1, svc
+            await ch.declare_queue(t.dead_letter_queue(svc), passive=True)
+            for d in TEST_RETRY_DELAYS:
+                await ch.declare_queue(t.retry_queue(svc, d), passive=True)
+        await ch.declare_exchange(t.events_exchange, passive=True)
+        await ch.declare_queue(t.unrouted, passive=True)
+    finally:
+        await conn.close()
+
+
+async def test_timers_fire_when_due_once_even_with_competing_pollers(pg_database: str) -> None:
+    db = Database(pg_database, "workflow", wf_outbox)
+    fired: list[str] = []
+
+    async def fire(tx, row) -> None:  # type: ignore[no-untyped-def]
+        fired.append(row.subject)
+
+    now = utcnow()
+    async with db.transaction() as tx:
+        for i in range(300):
+            await schedule(tx, timers, kind="test.kind", tenant="t", subject=f"due-{i}", due_at=now - timedelta(1),
+                           payload={})
+        await schedule(tx, timers, kind="test.kind", tenant="t", subject="later", due_at=now + timedelta(days=3),
+                       payload={})
+        await schedule(tx, timers, kind="test.kind", tenant="t", subject="moved", due_at=now - timedelta(1), payload={})
+        await schedule(tx, timers, kind="test.kind", tenant="t", subject="moved", due_at=now + timedelta(days=1),
+                       payload={})
+        await schedule(tx, timers, kind="test.kind", tenant="t", subject="cancelled", due_at=now, payload={})
+        await cancel(tx, timers, kind="test.kind", subject="cancelled")
+    pollers = [TimerPoller(db, timers, {"test.kind": fire}, batch=50) for _ in range(3)]
+
+    async def drain(p: TimerPoller) -> None:
+        while await p.fire_due():
+            pass
+
+    await asyncio.gather(*(drain(p) for p in pollers))
+    assert sorted(fired) == sorted(f"due-{i}" for i in range(300))  # each once; not later/moved/cancelled
+    assert sum(p.fired for p in pollers) == 300
+    await db.dispose()
