@@ -5,7 +5,9 @@
   atiende serve SERVICE            one service per process (needs ATIENDE_AMQP_URL and
                                    ATIENDE_DATABASE_URL: the RabbitMQ + PostgreSQL deployment)
   atiende migrate [SERVICE…]       apply migrations (all services by default); --seed loads demo data
-  atiende seed                     load the demo tenants and case types (idempotent)
+  atiende seed                     load the demo tenants, case types and users (idempotent)
+  atiende tenant create …          a new tenant and its first admin (who gets a set-up link by e-mail)
+  atiende api-key create …         an API key for a tenant's integration (printed once)
   atiende dlq list SERVICE         show dead letters of a service
   atiende dlq replay SERVICE       send them back to the service's queue (--id to pick)
 """
@@ -42,6 +44,8 @@ async def seed(rt: ServiceRuntime) -> int:
 async def run_embedded(settings: Settings, host: str, do_seed: bool) -> None:
     import uvicorn
 
+    from services.intake.seed import DEMO_PASSWORD
+
     bus = make_bus(settings)
     runtimes = {name: build(settings, bus=bus) for name, build in _builders().items()}
     await bus.start()
@@ -63,12 +67,15 @@ Atiende is running — {mode}; e-mail to {mail}.
   workflow:             http://{host}:{SERVICE_PORTS['workflow']}/docs
   notifier:             http://{host}:{SERVICE_PORTS['notifier']}/docs
   reporting:            http://{host}:{SERVICE_PORTS['reporting']}/docs
+Log in as a demo admin (every demo user's password: {DEMO_PASSWORD}):
+  TOKEN=$(curl -s {base}/auth/token -d username=admin@inmobiliaria-demo.atiende.cl \\
+    -d password={DEMO_PASSWORD} -d tenant=inmobiliaria-demo | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 Create a first case:
-  curl -s -X POST {base}/cases -H 'Content-Type: application/json' -d '{{"tenant": "inmobiliaria-demo",
+  curl -s -X POST {base}/cases -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d '{{
     "type": "consulta-general", "subject": "Copia de escritura", "description": "El propietario pide copia.",
     "contact": {{"name": "Héctor Contreras", "email": "hector@example.cl"}},
-    "responsible_email": "ejecutiva@example.cl"}}'
-Then GET {base}/cases/<id> shows its deadline; mail lands in the mail folder or SMTP server.
+    "responsible_email": "ejecutiva@inmobiliaria-demo.atiende.cl"}}'
+Then GET {base}/cases/<id> (same header) shows its deadline; e-mails land in the mail folder or SMTP server.
 Ctrl-C stops.""", flush=True)
     try:
         await asyncio.gather(*(s.serve() for s in servers))
@@ -97,6 +104,42 @@ async def migrate(settings: Settings, names: list[str], do_seed: bool) -> None:
                 await rt.db.dispose()
     finally:
         await bus.close()
+
+
+async def tenant_create(settings: Settings, a: argparse.Namespace) -> None:
+    from services.intake.api.tenants import TenantIn, create_tenant_with_admin
+
+    body = TenantIn(slug=a.slug, name=a.name, country=a.country, timezone=a.timezone, language=a.language,
+                    admin_email=a.admin_email, admin_name=a.admin_name)
+    rt = _builders()["intake"](settings)
+    try:
+        await rt.db.migrate(rt.migrations)
+        out = await create_tenant_with_admin(rt, body)
+        print(f"tenant {out.slug} created; {a.admin_email} will receive a password set-up link "
+              "(sent by notifier once the services run)")
+    finally:
+        await rt.db.dispose()
+
+
+async def api_key_create(settings: Settings, tenant: str, name: str) -> None:
+    import uuid
+
+    from sqlalchemy import insert
+
+    from services.intake.adapters.db import api_keys
+    from services.intake.credentials import digest, new_api_key
+    from shared.db import utcnow
+
+    rt = _builders()["intake"](settings)
+    key = new_api_key()
+    try:
+        async with rt.db.engine.begin() as conn:
+            await conn.execute(insert(api_keys), {"id": uuid.uuid4(), "tenant": tenant, "name": name,
+                                                  "prefix": key[:10], "key_hash": digest(key), "created_by": None,
+                                                  "created_at": utcnow(), "last_used_at": None, "revoked_at": None})
+        print(key)
+    finally:
+        await rt.db.dispose()
 
 
 async def dlq(settings: Settings, action: str, service: str, ids: list[str] | None) -> None:
@@ -129,6 +172,19 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("services", nargs="*", choices=[[], *SERVICE_PORTS], default=[])
     p.add_argument("--seed", action="store_true")
     sub.add_parser("seed", help="load demo tenants and case types")
+    p = sub.add_parser("tenant", help="tenants")
+    p.add_argument("action", choices=["create"])
+    p.add_argument("--slug", required=True)
+    p.add_argument("--name", required=True)
+    p.add_argument("--country", required=True, help="ISO 3166 code, e.g. CL (drives holidays)")
+    p.add_argument("--timezone", required=True, help="IANA zone, e.g. America/Santiago")
+    p.add_argument("--language", default="es", choices=["es", "en"])
+    p.add_argument("--admin-email", required=True)
+    p.add_argument("--admin-name", required=True)
+    p = sub.add_parser("api-key", help="API keys for integrations")
+    p.add_argument("action", choices=["create"])
+    p.add_argument("--tenant", required=True)
+    p.add_argument("--name", required=True)
     p = sub.add_parser("dlq", help="dead letters")
     p.add_argument("action", choices=["list", "replay"])
     p.add_argument("service", choices=list(SERVICE_PORTS))
@@ -154,5 +210,9 @@ def main(argv: list[str] | None = None) -> None:
         asyncio.run(migrate(settings, list(a.services), a.seed))
     elif a.cmd == "seed":
         asyncio.run(migrate(settings, ["intake"], True))
+    elif a.cmd == "tenant":
+        asyncio.run(tenant_create(settings, a))
+    elif a.cmd == "api-key":
+        asyncio.run(api_key_create(settings, a.tenant, a.name))
     elif a.cmd == "dlq":
         asyncio.run(dlq(settings, a.action, a.service, a.ids))

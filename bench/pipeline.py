@@ -32,6 +32,7 @@ import asyncio
 import json
 import os
 import re
+import secrets
 import signal
 import socket
 import subprocess
@@ -50,6 +51,11 @@ DEFAULT_PORTS = {"intake": 8001, "workflow": 8002, "notifier": 8003, "reporting"
 PG_ADMIN = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-v", "ON_ERROR_STOP=1", "-Atc"]
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 TEMPLATES = ("case_received", "case_assigned")  # contact, responsible
+
+
+def _git_rev(rev: str) -> str:
+    r = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", rev], capture_output=True, text=True)
+    return r.stdout.strip() or "?"
 
 
 def log(*a: object) -> None:
@@ -235,7 +241,8 @@ def psql(sql: str, db: str = "postgres") -> str:
 
 
 class Deployment:
-    def __init__(self, run_id: str, workers: int, sink_port: int, logdir: Path) -> None:
+    def __init__(self, run_id: str, workers: int, sink_port: int, logdir: Path, cwd: Path = ROOT) -> None:
+        self.cwd = cwd  # the code that runs: the work tree, or a `--tree REV` snapshot
         self.ns = f"bench{run_id}"
         self.db = f"atiende_bench_{run_id}"
         self.workers = workers
@@ -249,7 +256,11 @@ class Deployment:
             "ATIENDE_SMTP_HOST": "127.0.0.1",
             "ATIENDE_SMTP_PORT": str(sink_port),
             "ATIENDE_LOG_LEVEL": "WARNING",
+            # Signing secret the distributed mode asks for once accounts exist (ignored before).
+            "ATIENDE_TOKEN_SECRET": os.environ.get("ATIENDE_TOKEN_SECRET") or secrets.token_urlsafe(36),
         })
+        if cwd != ROOT:
+            self.env["PYTHONPATH"] = str(cwd)
         self.procs: dict[str, subprocess.Popen] = {}
         self.db_created = False
 
@@ -259,7 +270,7 @@ class Deployment:
     def setup(self) -> None:
         psql(f'CREATE DATABASE "{self.db}"')
         self.db_created = True
-        r = subprocess.run(self.atiende("migrate", "--seed"), env=self.env, cwd=ROOT, capture_output=True,
+        r = subprocess.run(self.atiende("migrate", "--seed"), env=self.env, cwd=self.cwd, capture_output=True,
                            text=True, timeout=300)
         (self.logdir / "migrate.log").write_text(r.stdout + r.stderr)
         if r.returncode != 0:
@@ -272,7 +283,7 @@ class Deployment:
             args = self.atiende("serve", svc, "--host", "127.0.0.1", "--port", str(self.ports[svc]),
                                 "--workers", str(w))
             out = open(self.logdir / f"{svc}.log", "ab")  # noqa: SIM115 - owned by the child
-            self.procs[svc] = subprocess.Popen(args, env=self.env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+            self.procs[svc] = subprocess.Popen(args, env=self.env, cwd=self.cwd, stdout=out, stderr=subprocess.STDOUT,
                                                start_new_session=True)
 
     def wait_ready(self, timeout: float = 90.0) -> dict[str, float]:
@@ -298,8 +309,8 @@ class Deployment:
                     last[svc] = repr(exc)
             time.sleep(0.3)
         if pending:
-            raise RuntimeError("not ready after %.0fs: %s" % (timeout, "; ".join(
-                f"{s}: {last.get(s)} | log: {self.log_tail(s, 800)}" for s in sorted(pending))))
+            detail = "; ".join(f"{s}: {last.get(s)} | log: {self.log_tail(s, 800)}" for s in sorted(pending))
+            raise RuntimeError(f"not ready after {timeout:.0f}s: {detail}")
         return ready_at
 
     def log_tail(self, svc: str, n: int = 3000) -> str:
@@ -309,7 +320,7 @@ class Deployment:
             return ""
 
     def stop(self) -> None:
-        for svc, p in self.procs.items():
+        for p in self.procs.values():
             if p.poll() is None:
                 os.kill(p.pid, signal.SIGTERM)
         deadline = time.monotonic() + 15
@@ -343,10 +354,8 @@ class Deployment:
             out[svc] = {"lines": dict(counts), "top": [f"{n}x {m}" for m, n in top]}
         return out
 
-    async def broker_cleanup(self) -> list[str]:
+    def broker_cleanup(self) -> list[str]:
         """Delete every queue and exchange of this run's namespace (names start with '<ns>.')."""
-        import aio_pika
-
         from shared.messaging.topology import Topology
         from shared.settings import Settings
 
@@ -361,29 +370,25 @@ class Deployment:
             queues |= {ln.strip() for ln in r.stdout.splitlines() if ln.strip().startswith(self.ns + ".")}
         except (OSError, subprocess.TimeoutExpired):
             pass
+        return asyncio.run(self._delete(sorted(queues), [t.events_exchange, t.unrouted]))
+
+    async def _delete(self, queues: list[str], exchanges: list[str]) -> list[str]:
+        import aio_pika
+
         deleted = []
         conn = await aio_pika.connect(AMQP_URL)
         try:
-            for q in sorted(queues):
-                ch = await conn.channel()
-                try:
-                    await ch.queue_delete(q)
-                    deleted.append(q)
-                except Exception:
-                    pass
-                finally:
-                    if not ch.is_closed:
-                        await ch.close()
-            for x in (t.events_exchange, t.unrouted):
-                ch = await conn.channel()
-                try:
-                    await ch.exchange_delete(x)
-                    deleted.append(x)
-                except Exception:
-                    pass
-                finally:
-                    if not ch.is_closed:
-                        await ch.close()
+            for kind, names in (("queue", queues), ("exchange", exchanges)):
+                for name in names:
+                    ch = await conn.channel()
+                    try:
+                        await (ch.queue_delete(name) if kind == "queue" else ch.exchange_delete(name))
+                        deleted.append(name)
+                    except Exception:
+                        pass
+                    finally:
+                        if not ch.is_closed:
+                            await ch.close()
         finally:
             await conn.close()
         return deleted
@@ -396,15 +401,69 @@ class Deployment:
 # --------------------------------------------------------------------------------------------
 # Load
 # --------------------------------------------------------------------------------------------
-BODY = ('{"tenant":"%s","type":"%s","subject":"Copia de escritura %s",'
-        '"description":"El propietario pide copia de la escritura del departamento; caso de benchmark %s.",'
-        '"contact":{"name":"Hector Contreras","email":"c@example.cl"},"responsible_email":"r@example.cl"}')
 # --spread: round robin over the seeded demo tenants (diagnostic: per-tenant contention).
 TENANT_TYPES = [("inmobiliaria-demo", "consulta-general"), ("aseguradora-demo", "consulta-siniestro"),
                 ("electrica-demo", "reclamo-suministro"), ("gas-demo", "gestion-cobranza")]
+CONTACT = {"name": "Hector Contreras", "email": "c@example.cl"}
+RESPONSIBLE_EMAIL = "r@example.cl"  # backbone API: the responsible is given by e-mail
 
 
-async def drive(base: str, phase: str, n: int, conc: int, rate: float | None, spread: bool = False) -> dict:
+class Caller:
+    """How to POST a case as one tenant. Two API shapes are supported, detected from intake's
+    OpenAPI document: the backbone's (``tenant`` and ``responsible_email`` in the body, no
+    authentication) and the one with accounts (tenant from an ``X-API-Key`` made with
+    ``atiende api-key create``, ``responsible_id`` = an executor of the tenant found by GET /users)."""
+
+    def __init__(self, tenant: str, ctype: str, headers: dict[str, str], fixed: dict) -> None:
+        self.tenant = tenant
+        self.headers = {"content-type": "application/json", **headers}
+        self.head = json.dumps({**fixed, "type": ctype})[:-1]  # body without its closing brace
+
+    def body(self, tag: str) -> bytes:
+        return (f'{self.head}, "subject": "Copia de escritura {tag}", "description": "El propietario pide copia '
+                f'de la escritura del departamento; caso de benchmark {tag}.", "contact": '
+                f'{json.dumps(CONTACT)}}}').encode()
+
+
+def case_api_shape(port: int) -> tuple[str, list[str]]:
+    """('backbone' | 'accounts', field names of the POST /cases body)."""
+    import httpx
+
+    doc = httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=10).json()
+    ref = doc["paths"]["/cases"]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    props = list(doc["components"]["schemas"][ref.rsplit("/", 1)[1]]["properties"])
+    return ("backbone" if "tenant" in props else "accounts"), props
+
+
+def make_callers(dep: Deployment, spread: bool) -> tuple[list[Caller], dict]:
+    import httpx
+
+    shape, props = case_api_shape(dep.ports["intake"])
+    info: dict = {"api_shape": shape, "case_fields": props}
+    callers = []
+    for tenant, ctype in (TENANT_TYPES if spread else TENANT_TYPES[:1]):
+        if shape == "backbone":
+            callers.append(Caller(tenant, ctype, {}, {"tenant": tenant, "responsible_email": RESPONSIBLE_EMAIL}))
+            continue
+        r = subprocess.run(dep.atiende("api-key", "create", "--tenant", tenant, "--name", f"bench-{dep.ns}"),
+                           env=dep.env, cwd=dep.cwd, capture_output=True, text=True, timeout=120)
+        keys = [ln.strip() for ln in r.stdout.splitlines() if ln.strip()]
+        if r.returncode != 0 or not keys:
+            raise RuntimeError(f"`atiende api-key create --tenant {tenant}` failed rc={r.returncode}: "
+                               f"{r.stdout[-1000:]}{r.stderr[-3000:]}")
+        key = keys[-1]
+        u = httpx.get(f"http://127.0.0.1:{dep.ports['intake']}/users", params={"role": "executor", "active": "true"},
+                      headers={"X-API-Key": key}, timeout=10)
+        if u.status_code != 200 or not u.json():
+            raise RuntimeError(f"GET /users as the bench's API key: {u.status_code} {u.text[:500]}")
+        users = sorted(u.json(), key=lambda x: x["email"])
+        resp = users[0]
+        callers.append(Caller(tenant, ctype, {"X-API-Key": key}, {"responsible_id": resp["id"]}))
+        info.setdefault("responsible", {})[tenant] = resp["email"]
+    return callers, info
+
+
+async def drive(base: str, phase: str, n: int, conc: int, rate: float | None, callers: list[Caller]) -> dict:
     """POST n cases with conc keep-alive connections, paced at `rate` cases/s if given."""
     import httpx
 
@@ -430,11 +489,11 @@ async def drive(base: str, phase: str, n: int, conc: int, rate: float | None, sp
                         await asyncio.sleep(delay)
                     else:
                         lag_ms.append(-delay * 1000)
-                tenant, ctype = TENANT_TYPES[i % len(TENANT_TYPES)] if spread else TENANT_TYPES[0]
-                body = (BODY % (tenant, ctype, f"{phase}-{i}", f"{phase}-{i}")).encode()
+                caller = callers[i % len(callers)]
+                body = caller.body(f"{phase}-{i}")
                 ts = time.time()
                 try:
-                    r = await client.post("/cases", content=body, headers={"content-type": "application/json"})
+                    r = await client.post("/cases", content=body, headers=caller.headers)
                 except httpx.HTTPError as exc:
                     statuses["exc"] += 1
                     if len(errors) < 5:
@@ -456,8 +515,9 @@ async def drive(base: str, phase: str, n: int, conc: int, rate: float | None, sp
             "t_start": max(t_first, t0), "t_end": t_last, "wall": wall, "lag_ms": lag_ms}
 
 
-def wait_drain(sink: SinkReader, cases: dict[str, float], timeout: float, stall: float = 30.0) -> dict:
-    """Bounded wait until both e-mails of every case arrived (or no progress for `stall` s)."""
+def wait_drain(sink: SinkReader, cases: dict[str, float], timeout: float, stall: float = 75.0) -> dict:
+    """Bounded wait until both e-mails of every case arrived, or `timeout` s, or no progress for
+    `stall` s (longer than the services' second retry delay, 60 s, so a retried message can land)."""
     t0 = time.monotonic()
     last_progress = t0
     have = -1
@@ -512,7 +572,8 @@ def phase_stats(name: str, d: dict, sink: SinkReader, drain: dict, rate: float |
         "processed_span_s": round(span, 2) if span else None,
         "e2e_p50_ms": r1(pct(lat, 50)), "e2e_p95_ms": r1(pct(lat, 95)), "e2e_p99_ms": r1(pct(lat, 99)),
         "e2e_max_ms": r1(max(lat) if lat else None),
-        "http_p50_ms": r1(pct(http, 50)), "http_p99_ms": r1(pct(http, 99)), "http_max_ms": r1(max(http) if http else None),
+        "http_p50_ms": r1(pct(http, 50)), "http_p99_ms": r1(pct(http, 99)),
+        "http_max_ms": r1(max(http) if http else None),
         "pacer_late": len(d["lag_ms"]), "pacer_late_max_ms": r1(max(d["lag_ms"]) if d["lag_ms"] else None),
         "emails_expected": 2 * n_ok, "emails_missing": missing, "duplicates": dup,
         "all_emails_once": n_ok > 0 and not any(missing.values()) and not any(dup.values()),
@@ -520,19 +581,118 @@ def phase_stats(name: str, d: dict, sink: SinkReader, drain: dict, rate: float |
     }
 
 
+STAGES_SQL = """
+SELECT o.body::jsonb->>'subject' AS case_id,
+       extract(epoch FROM o.created_at) AS intake_emit, extract(epoch FROM wi.handled_at) AS wf_in,
+       extract(epoch FROM d.created_at) AS nt_plan, extract(epoch FROM d.claimed_at) AS nt_claim
+FROM intake.outbox o
+LEFT JOIN workflow.inbox wi ON wi.event_id = o.event_id
+LEFT JOIN notifier.deliveries d ON d.case_id::text = o.body::jsonb->>'subject' AND d.template = 'case_assigned'
+WHERE o.type = 'case.created.v1'
+"""
+# Stage boundaries, all on this machine's wall clock, from timestamps the services write anyway:
+#   post         the driver sends POST /cases
+#   intake_emit  intake writes case.created into its outbox (inside the request's transaction)
+#   wf_in        workflow writes the event id into its inbox (start of its handler transaction)
+#   nt_plan      notifier records the responsible's delivery row (first phase of its handler)
+#   nt_claim     notifier claims that row for sending (second phase, after the first committed)
+#   email        the responsible's e-mail reaches the SMTP sink
+# (Relay "published_at" stamps are not used: a relay stamps a whole batch after its last confirm,
+# often after the consumer has already handled the first messages.)
+STAGES = [("post_to_intake_emit", "post", "intake_emit"),
+          ("intake_emit_to_workflow_handler", "intake_emit", "wf_in"),
+          ("workflow_handler_to_notifier_plan", "wf_in", "nt_plan"),
+          ("notifier_plan_to_claim", "nt_plan", "nt_claim"),
+          ("notifier_claim_to_email", "nt_claim", "email")]
+
+
+async def stage_breakdown(db: str, sent: dict[str, float], sink: SinkReader) -> dict:
+    """p50/p99 (ms) of each stage for this phase's cases, read from the services' outbox and inbox
+    tables (timestamps the services write anyway) and the sink's arrivals."""
+    import asyncpg
+
+    conn = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:5432/{db}")
+    try:
+        rows = await conn.fetch(STAGES_SQL)
+    finally:
+        await conn.close()
+    deltas: dict[str, list[float]] = {k: [] for k, _, _ in STAGES}
+    for r in rows:
+        post = sent.get(r["case_id"])
+        if post is None:
+            continue
+        arr = sink.arrivals.get((r["case_id"], "case_assigned"))
+        t = {k: (float(r[k]) if r[k] is not None else None) for k in ("intake_emit", "wf_in", "nt_plan", "nt_claim")}
+        t["post"] = post
+        t["email"] = min(arr) if arr else None
+        for name, a, b in STAGES:
+            if t[a] is not None and t[b] is not None:
+                deltas[name].append((t[b] - t[a]) * 1000)
+    return {k: {"p50": r1(pct(v, 50)), "p99": r1(pct(v, 99)), "n": len(v)} for k, v in deltas.items()}
+
+
+async def missing_diagnosis(db: str, sent: dict[str, float], sink: SinkReader) -> dict:
+    """For e-mails that never reached the sink: the notifier's delivery rows (state, last error)."""
+    import asyncpg
+
+    missing = [(c, tpl) for c in sent for tpl in TEMPLATES if (c, tpl) not in sink.arrivals]
+    if not missing:
+        return {}
+    conn = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:5432/{db}")
+    try:
+        rows = await conn.fetch("SELECT case_id::text AS c, template, state, attempts, last_error "
+                                "FROM notifier.deliveries WHERE case_id::text = ANY($1::text[])",
+                                list({c for c, _ in missing}))
+    finally:
+        await conn.close()
+    found = {(r["c"], r["template"]): r for r in rows}
+    states: dict[str, int] = defaultdict(int)
+    samples = []
+    for key in missing:
+        r = found.get(key)
+        states[r["state"] if r else "no delivery row"] += 1
+        if r is not None and r["last_error"] and len(samples) < 3:
+            samples.append(f"{r['state']} after {r['attempts']} attempt(s): {r['last_error'][:200]}")
+    return {"states": dict(states), "errors": samples}
+
+
+def environment() -> dict:
+    """Load on the machine not caused by this run (others' tests share the 2 cores and PostgreSQL)."""
+    env: dict = {"loadavg_1m": round(os.getloadavg()[0], 2)}
+    try:
+        rows = psql("SELECT coalesce(datname, '-') || '=' || count(*) FROM pg_stat_activity "
+                    "WHERE backend_type = 'client backend' GROUP BY datname")
+        env["pg_client_connections"] = dict(r.split("=") for r in rows.splitlines() if r)
+    except (subprocess.CalledProcessError, ValueError):
+        pass
+    return env
+
+
 async def run_phase(name: str, base: str, n: int, conc: int, rate: float | None, sink: SinkReader,
                     dep: Deployment, sink_pid: int, drain_timeout: float,
-                    profile: bool = False, spread: bool = False) -> tuple[dict, dict]:
+                    callers: list[Caller], profile: bool = False) -> tuple[dict, dict]:
     log(f"phase {name}: {n} cases, concurrency {conc}, " + (f"paced at {rate}/s" if rate else "unpaced"))
     profilers = start_profilers(dep, name) if profile else []
     snap0 = cpu_snapshot(dep.procs, sink_pid)
     w0 = time.time()
-    d = await drive(base, name, n, conc, rate, spread)
+    d = await drive(base, name, n, conc, rate, callers)
     drain = await asyncio.to_thread(wait_drain, sink, d["sent"], drain_timeout)
     wall = time.time() - w0
     cpu = cpu_delta(snap0, cpu_snapshot(dep.procs, sink_pid), wall)
+    env_end = environment()
     stop_profilers(profilers)
     st = phase_stats(name, d, sink, drain, rate, conc, cpu)
+    try:
+        st["stages_ms"] = await stage_breakdown(dep.db, d["sent"], sink)
+    except Exception as exc:  # the schemas are the services' business: best effort
+        st["stages_ms"] = {"error": repr(exc)[:300]}
+    try:
+        diag = await missing_diagnosis(dep.db, d["sent"], sink)
+        if diag:
+            st["missing_diagnosis"] = diag
+    except Exception as exc:
+        st["missing_diagnosis"] = {"error": repr(exc)[:300]}
+    st["environment_at_end"] = env_end
     log(f"  accepted {st['accepted']}/{st['cases_posted']} at {st['accepted_per_s']}/s, processed "
         f"{st['processed']} at {st['processed_per_s']}/s; e2e p50/p99 {st['e2e_p50_ms']}/{st['e2e_p99_ms']} ms; "
         f"http p50/p99 {st['http_p50_ms']}/{st['http_p99_ms']} ms; all e-mails once: {st['all_emails_once']}")
@@ -592,6 +752,9 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=2000, help="cases per measured phase (default 2000)")
     ap.add_argument("--concurrency", type=int, default=50, help="concurrent keep-alive connections (50)")
     ap.add_argument("--rate", type=float, default=200.0, help="cases/s of the paced phase (200)")
+    ap.add_argument("--light-rate", type=float, default=10.0,
+                    help="cases/s of the light phase: latency floor well below capacity (10)")
+    ap.add_argument("--light-n", type=int, default=200, help="cases in the light phase; 0 skips it (200)")
     ap.add_argument("--workers", type=int, default=1, help="uvicorn workers for intake (1)")
     ap.add_argument("--warmup", type=int, default=200, help="warm-up cases before the phases (200)")
     ap.add_argument("--drain-timeout", type=float, default=180.0, help="max wait for e-mails per phase (s)")
@@ -601,6 +764,9 @@ def main() -> None:
     ap.add_argument("--profile", action="store_true", help="py-spy record the services in the sat phase")
     ap.add_argument("--spread", action="store_true",
                     help="spread cases over the 4 demo tenants (default: all on inmobiliaria-demo)")
+    ap.add_argument("--tree", metavar="REV",
+                    help="run the services from a snapshot of git revision REV (git archive into the run's "
+                         "folder) instead of the work tree: a stable baseline while others edit")
     ap.add_argument("--sink-only", nargs=2, metavar=("PORT", "FILE"), help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.sink_only:
@@ -623,11 +789,19 @@ def main() -> None:
     if sink_proc.stdout is None or sink_proc.stdout.readline().strip() != b"READY":
         raise SystemExit("SMTP sink did not start; see " + str(logdir / "sink.log"))
     sink = SinkReader(sink_file)
-    dep = Deployment(run_id, a.workers, sink_port, logdir)
+    code_dir = ROOT
+    if a.tree:
+        code_dir = logdir / "tree"
+        code_dir.mkdir()
+        arch = subprocess.run(["git", "-C", str(ROOT), "archive", a.tree], capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(code_dir)], input=arch, check=True)
+    dep = Deployment(run_id, a.workers, sink_port, logdir, cwd=code_dir)
     out: dict = {"bench": "atiende-pipeline", "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "run_id": run_id,
-                 "n": a.n, "concurrency": a.concurrency, "spread_tenants": a.spread, "rate": a.rate, "intake_workers": a.workers,
+                 "n": a.n, "concurrency": a.concurrency, "spread_tenants": a.spread, "rate": a.rate,
+                 "intake_workers": a.workers,
+                 "code": a.tree and f"git {a.tree} ({_git_rev(a.tree)})" or f"work tree ({_git_rev('HEAD')} + edits)",
                  "namespace": dep.ns, "database": dep.db, "ports": dep.ports, "logs": str(logdir.relative_to(ROOT)),
-                 "cpu_cores": os.cpu_count()}
+                 "cpu_cores": os.cpu_count(), "environment_at_start": environment()}
     failure = None
     try:
         log(f"run {run_id}: database {dep.db}, namespace {dep.ns}, SMTP sink 127.0.0.1:{sink_port}, logs {logdir}")
@@ -635,14 +809,24 @@ def main() -> None:
         dep.start()
         out["ready_s"] = dep.wait_ready()
         base = f"http://127.0.0.1:{dep.ports['intake']}"
+        callers, api = make_callers(dep, a.spread)
+        out.update(api)
         if a.warmup:
             warm, _ = asyncio.run(run_phase("warmup", base, a.warmup, min(a.concurrency, 20), None, sink, dep,
-                                            sink_proc.pid, a.drain_timeout, spread=a.spread))
+                                            sink_proc.pid, a.drain_timeout, callers))
+            if not warm["accepted"] or not warm["processed"]:
+                raise RuntimeError(f"warm-up: {warm['accepted']} of {warm['cases_posted']} cases accepted, "
+                                   f"{warm['processed']} fully processed; statuses {warm['statuses']}; "
+                                   f"samples {warm['error_samples']}")
             out["warmup"] = {k: warm[k] for k in ("accepted", "processed", "all_emails_once", "e2e_p50_ms")}
+        if a.light_n:
+            light, _ = asyncio.run(run_phase("light", base, a.light_n, a.concurrency, a.light_rate, sink, dep,
+                                             sink_proc.pid, a.drain_timeout, callers))
+            out["light"] = light
         paced, _ = asyncio.run(run_phase("paced", base, a.n, a.concurrency, a.rate, sink, dep, sink_proc.pid,
-                                         a.drain_timeout, spread=a.spread))
+                                         a.drain_timeout, callers))
         sat, _ = asyncio.run(run_phase("sat", base, a.n, a.concurrency, None, sink, dep, sink_proc.pid,
-                                       a.drain_timeout, profile=a.profile, spread=a.spread))
+                                       a.drain_timeout, callers, profile=a.profile))
         out["paced"] = paced
         out["sat"] = sat
         out["target_paced_p99_le_100ms"] = paced["e2e_p99_ms"] is not None and paced["e2e_p99_ms"] <= 100.0
@@ -662,7 +846,7 @@ def main() -> None:
                 os.kill(sink_proc.pid, signal.SIGKILL)
         if not a.keep:
             try:
-                out["broker_deleted"] = len(asyncio.run(dep.broker_cleanup()))
+                out["broker_deleted"] = len(dep.broker_cleanup())
             except Exception as exc:
                 log("broker clean-up failed:", repr(exc))
             try:
@@ -706,8 +890,14 @@ def main() -> None:
             f"POST->responsible e-mail p50/p95/p99/max {p['e2e_p50_ms']}/{p['e2e_p95_ms']}/{p['e2e_p99_ms']}/"
             f"{p['e2e_max_ms']} ms (target p99 <= 100: {out['target_paced_p99_le_100ms']})")
         log(f"  saturation C={a.concurrency}: accepted {s['accepted_per_s']}/s, processed {s['processed_per_s']}/s, "
-            f"e2e p50/p99 {s['e2e_p50_ms']}/{s['e2e_p99_ms']} ms, http p50/p99 {s['http_p50_ms']}/{s['http_p99_ms']} ms")
+            f"e2e p50/p99 {s['e2e_p50_ms']}/{s['e2e_p99_ms']} ms, "
+            f"http p50/p99 {s['http_p50_ms']}/{s['http_p99_ms']} ms")
         log(f"  e-mails all there once: paced {p['all_emails_once']}, sat {s['all_emails_once']}")
+        if "light" in out:
+            lt = out["light"]
+            log(f"  light {a.light_rate:g}/s: POST->responsible e-mail p50/p99 "
+                f"{lt['e2e_p50_ms']}/{lt['e2e_p99_ms']} ms, "
+                f"http p50/p99 {lt['http_p50_ms']}/{lt['http_p99_ms']} ms")
         if "limits" in out:
             lm = out["limits"]
             log(f"  bare composed path: sat {lm['sat_created_per_s']}/s, paced delay p50/p99 "

@@ -53,3 +53,9 @@ def create_messaging_tables(schema: str) -> None:
         sa.Column("handled_at", UTCDateTime(), nullable=False),
         schema=schema,
     )
+
+
+def alter_schema(schema: str) -> str | None:
+    """Schema to name in ALTER operations: Alembic writes those itself, past SQLAlchemy's
+    schema translation, and SQLite (embedded mode) has no schemas."""
+    return None if op.get_bind().dialect.name == "sqlite" else schema

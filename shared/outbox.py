@@ -53,11 +53,17 @@ class OutboxRelay:
         self.idle_poll_s = idle_poll_s
         self.keep_published = keep_published
         self._wake = asyncio.Event()
+        self._stopping = False
         self.published = 0
         self.last_error: str | None = None
         db.on_events_committed(self.wake)
 
     def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Finish the batch in flight (so it is marked published), then return from ``run``."""
+        self._stopping = True
         self._wake.set()
 
     async def publish_pending(self) -> int:
@@ -84,7 +90,7 @@ class OutboxRelay:
     async def run(self) -> None:
         backoff = 0.2
         idle_rounds = 0
-        while True:
+        while not self._stopping:
             # Cleared before looking, so a wake-up during the query is not lost.
             self._wake.clear()
             try:
@@ -95,6 +101,8 @@ class OutboxRelay:
                 raise
             except Exception as exc:  # broker or DB down: rows stay pending, try again later
                 self.last_error = repr(exc)
+                if self._stopping:
+                    return
                 log.warning("outbox relay could not publish, retrying in %.1fs: %r", backoff, exc)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)

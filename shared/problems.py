@@ -26,6 +26,8 @@ _FIELD_MESSAGES: dict[str, tuple[str, str]] = {
     "string_type": ("Debe ser un texto.", "Must be a string."),
     "string_pattern_mismatch": ("El formato no es válido.", "Invalid format."),
     "value_error": ("Valor no válido: {reason}", "Invalid value: {reason}"),
+    "responsible": ("Indique responsible_id o responsible_email (sólo uno).",
+                    "Give responsible_id or responsible_email (exactly one)."),
     "extra_forbidden": ("Campo no permitido.", "Unknown field."),
     "int_parsing": ("Debe ser un número entero.", "Must be an integer."),
     "uuid_parsing": ("Debe ser un UUID.", "Must be a UUID."),
@@ -59,14 +61,25 @@ class Problem(Exception):
     """Raise from API code to answer with a problem document. Texts are (es, en) pairs."""
 
     def __init__(self, status: int, code: str, title: tuple[str, str], detail: tuple[str, str] | None = None,
-                 errors: list[dict[str, Any]] | None = None, **extra: Any) -> None:
+                 errors: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None,
+                 **extra: Any) -> None:
         super().__init__(title[1])
+        self.headers = headers
         self.status = status
         self.code = code
         self.title = title
         self.detail = detail
         self.errors = errors or []
         self.extra = extra
+
+
+def forbidden(detail: tuple[str, str]) -> Problem:
+    return Problem(403, "forbidden", _TITLES[403], detail)
+
+
+def not_found(what: tuple[str, str]) -> Problem:
+    """Also the answer for another tenant's object: its existence is not revealed."""
+    return Problem(404, "not-found", what)
 
 
 def field_error(field: str, message: tuple[str, str], code: str, where: str = "body") -> dict[str, Any]:
@@ -131,8 +144,11 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
         i = 0 if language(request) == "es" else 1
         errors = [{k: (v[i] if isinstance(v, tuple) else v) for k, v in e.items()} for e in exc.errors]
-        return problem_response(request, exc.status, exc.code, exc.title[i], exc.detail[i] if exc.detail else None,
+        resp = problem_response(request, exc.status, exc.code, exc.title[i], exc.detail[i] if exc.detail else None,
                                 errors, **exc.extra)
+        if exc.headers:
+            resp.headers.update(exc.headers)
+        return resp
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -54,11 +54,11 @@ class ServiceRuntime:
                  handlers: HandlerMap | Callable[[ServiceRuntime], HandlerMap], router: APIRouter | None = None,
                  bus: Bus | None = None, workers: dict[str, Callable[[ServiceRuntime], Worker]] | None = None,
                  on_started: Callable[[ServiceRuntime], Awaitable[None]] | None = None,
-                 title: str | None = None, db_pool_size: int = 10) -> None:
+                 title: str | None = None) -> None:
         self.name = name
         self.settings = settings
         self.migrations = migrations
-        self.db = Database(settings.database_url_for(name), name, outbox, pool_size=db_pool_size)
+        self.db = Database(settings.database_url_for(name), name, outbox, pool_size=settings.db_pool_size)
         self.owns_bus = bus is None
         self.bus: Bus = bus if bus is not None else make_bus(settings)
         # A factory lets handlers use adapters that need the runtime (its database).
@@ -91,10 +91,19 @@ class ServiceRuntime:
             self._spawn(wname, factory(self))
         log.info("service started", extra={"service": self.name})
 
-    async def stop(self) -> None:
+    async def stop(self, grace_s: float = 5.0) -> None:
+        # The relay first finishes its batch in flight; everything else is cancelled. Bounded
+        # waits: a stuck task is logged and left behind rather than hanging the shutdown.
+        self.relay.stop()
+        relay_tasks = [t for t in self._tasks if t.get_name().endswith(":relay")]
+        if relay_tasks:
+            await asyncio.wait(relay_tasks, timeout=grace_s)
         for t in self._tasks:
             t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=grace_s)
+            for t in pending:
+                log.error("task %s did not stop within %.0fs", t.get_name(), grace_s, extra={"service": self.name})
         self._tasks.clear()
         if self.owns_bus:
             await self.bus.close()

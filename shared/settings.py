@@ -6,10 +6,12 @@ documents every variable."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SERVICE_PORTS = {"intake": 8001, "workflow": 8002, "notifier": 8003, "reporting": 8004}
 
@@ -23,13 +25,16 @@ class Settings(BaseSettings):
     namespace: str = Field(default="atiende", pattern=r"^[a-z][a-z0-9_-]{0,40}$")
     data_dir: Path = Path("var")
 
+    # Connections each service process keeps to PostgreSQL (as many again may open under load).
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+
     # Messaging tunables.
     prefetch: int = Field(default=50, ge=1, le=1000)
     publish_timeout_s: float = Field(default=5.0, gt=0)
     relay_batch: int = Field(default=200, ge=1, le=5000)
     relay_idle_poll_s: float = Field(default=1.0, gt=0)
     # Fixed-delay retry queues, in seconds; a failed message waits in the next one.
-    retry_delays_s: list[float] = Field(default_factory=lambda: [5.0, 60.0, 600.0])
+    retry_delays_s: Annotated[list[float], NoDecode] = Field(default_factory=lambda: [5.0, 60.0, 600.0])
     # Handling attempts before a message goes to the service's dead-letter queue.
     max_attempts: int = Field(default=4, ge=1, le=50)
     timer_tick_s: float = Field(default=1.0, gt=0)
@@ -47,14 +52,26 @@ class Settings(BaseSettings):
     twilio_auth_token: str = ""
     twilio_from: str = ""
 
+    # Access (intake): bearer tokens, invitations, login throttling, the platform operator.
+    public_url: str = "http://127.0.0.1:8001"  # base of links in e-mails (password set-up)
+    token_ttl_hours: float = Field(default=8.0, gt=0)
+    invite_ttl_hours: float = Field(default=72.0, gt=0)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_lock_minutes: float = Field(default=15.0, gt=0)
+    operator_token: str = ""  # empty: the operator endpoints are off (use `atiende tenant create`)
+    # Signs access tokens (HS256); every service that checks tokens needs the same value.
+    # Embedded mode makes one in <data_dir>/token_secret when unset; the distributed mode requires it.
+    token_secret: str = ""
+
     log_level: str = "INFO"
     log_json: bool = True
 
     @field_validator("retry_delays_s", mode="before")
     @classmethod
     def _split_delays(cls, v: object) -> object:
-        if isinstance(v, str) and not v.strip().startswith("["):
-            return [float(x) for x in v.split(",") if x.strip()]
+        if isinstance(v, str):  # "5,60,600" or "[5, 60, 600]"
+            v = v.strip()
+            return json.loads(v) if v.startswith("[") else [float(x) for x in v.split(",") if x.strip()]
         return v
 
     @property
@@ -67,6 +84,22 @@ class Settings(BaseSettings):
             return self.database_url
         self.data_dir.mkdir(parents=True, exist_ok=True)
         return f"sqlite+aiosqlite:///{(self.data_dir / f'{service}.sqlite3').resolve()}"
+
+    def signing_secret(self) -> str:
+        if self.token_secret:
+            if len(self.token_secret) < 32:
+                raise ValueError("ATIENDE_TOKEN_SECRET must be at least 32 characters")
+            return self.token_secret
+        if self.database_url or self.amqp_url:
+            raise ValueError("set ATIENDE_TOKEN_SECRET (32+ random characters) for the distributed mode")
+        path = self.data_dir / "token_secret"
+        if not path.exists():
+            import secrets
+
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
 
     @property
     def mail_dir(self) -> Path:

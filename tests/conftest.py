@@ -55,7 +55,7 @@ def template_db() -> Iterator[str]:
             await conn.execute(f'CREATE DATABASE "{TEMPLATE_DB}"')
         finally:
             await conn.close()
-        s = Settings(database_url=pg_url_for(TEMPLATE_DB), amqp_url=AMQP_URL)
+        s = Settings(database_url=pg_url_for(TEMPLATE_DB), amqp_url=AMQP_URL, token_secret=TOKEN_SECRET)
         system = System(s)
         for rt in system.rt.values():
             await rt.db.migrate(rt.migrations)
@@ -148,10 +148,12 @@ def smtp_sink() -> Iterator[SmtpSink]:
 
 
 TEST_RETRY_DELAYS = [0.2, 0.5]
+TOKEN_SECRET = "test-only-secret-0123456789-abcdefghijklmnop"
 
 
 def make_settings(**over: object) -> Settings:
-    base: dict[str, object] = {"retry_delays_s": TEST_RETRY_DELAYS, "max_attempts": 3, "relay_idle_poll_s": 0.2,
+    base: dict[str, object] = {"token_secret": TOKEN_SECRET, "retry_delays_s": TEST_RETRY_DELAYS, "max_attempts": 3,
+                               "relay_idle_poll_s": 0.2, "db_pool_size": 4,
                                "timer_tick_s": 0.1, "publish_timeout_s": 3.0, "log_json": False}
     base.update(over)
     return Settings(**base)  # type: ignore[arg-type]

@@ -39,6 +39,9 @@ DEPLOY_README = ROOT / "deploy" / "README.md"
 ATIENDE_SERVICES = {"intake": 8001, "workflow": 8002, "notifier": 8003, "reporting": 8004}
 INFRA_SERVICES = {"postgres", "rabbitmq", "mailpit"}
 ATIENDE_VARS = {
+    "ATIENDE_TOKEN_SECRET",
+    "ATIENDE_PUBLIC_URL",
+    "ATIENDE_OPERATOR_TOKEN",
     "ATIENDE_DATABASE_URL",
     "ATIENDE_AMQP_URL",
     "ATIENDE_NAMESPACE",

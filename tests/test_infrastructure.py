@@ -17,14 +17,23 @@ from shared.db import Database, utcnow
 from shared.messaging.topology import Topology
 from shared.settings import Settings
 from shared.timers import TimerPoller, cancel, schedule
-from tests.conftest import AMQP_URL, TEST_RETRY_DELAYS
+from tests.conftest import AMQP_URL, TEST_RETRY_DELAYS, TOKEN_SECRET
 from tests.support.system import System
 
 pytestmark = pytest.mark.integration
 
 
+def head(script_location: object) -> str:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(script_location))
+    return str(ScriptDirectory.from_config(cfg).get_current_head())
+
+
 async def test_each_service_migrates_into_its_own_schema_idempotently(pg_database: str) -> None:
-    system = System(Settings(database_url=pg_database, amqp_url=AMQP_URL))
+    system = System(Settings(database_url=pg_database, amqp_url=AMQP_URL, token_secret=TOKEN_SECRET))
     for rt in system.rt.values():  # already at head (cloned template): a second run changes nothing
         await rt.db.migrate(rt.migrations)
         await rt.db.dispose()
@@ -37,7 +46,7 @@ async def test_each_service_migrates_into_its_own_schema_idempotently(pg_databas
             by_schema.setdefault(r["table_schema"], set()).add(r["table_name"])
         for svc in ("intake", "workflow", "notifier", "reporting"):
             assert {"alembic_version", "outbox", "inbox"} <= by_schema[svc], svc
-            assert await conn.fetchval(f"SELECT version_num FROM {svc}.alembic_version") == f"{svc}_0001"
+            assert await conn.fetchval(f"SELECT version_num FROM {svc}.alembic_version") == head(system.rt[svc].migrations)
         assert "timers" in by_schema["workflow"] and "cases" in by_schema["intake"]
         assert "deliveries" in by_schema["notifier"] and "case_facts" in by_schema["reporting"]
         assert await conn.fetchval("SELECT count(*) FROM information_schema.tables WHERE table_schema='public' "

@@ -16,6 +16,7 @@ async def _scenario(system: System, sink: SmtpSink) -> None:
     case = await system.create_case(CASE)
     case_id = case["id"]
     assert case["status"] == "new" and case["priority"] == "normal" and case["number"] == "000001"
+    assert case["responsible"]["email"] == CASE["responsible_email"] and case["responsible"]["id"]
 
     await wait_for(lambda: len(sink.for_case(case_id)) == 2, 20, "two e-mails for the case")
     mails = {m.message["X-Atiende-Template"]: m for m in sink.for_case(case_id)}
@@ -25,12 +26,14 @@ async def _scenario(system: System, sink: SmtpSink) -> None:
     assert mails["case_received"].message["Subject"].startswith("Recibimos su solicitud N° 000001")
     assert "Nueva solicitud N° 000001 asignada" in mails["case_assigned"].message["Subject"]
 
+    h = await system.auth()
+
     async def deadline_shown() -> bool:
-        r = await system.intake.get(f"/cases/{case_id}")
+        r = await system.intake.get(f"/cases/{case_id}", headers=h)
         return r.status_code == 200 and r.json()["deadline"] is not None
 
     await wait_for(deadline_shown, 20, "deadline on GET /cases/{id}")
-    shown = (await system.intake.get(f"/cases/{case_id}")).json()
+    shown = (await system.intake.get(f"/cases/{case_id}", headers=h)).json()
     created = datetime.fromisoformat(shown["created_at"])
     expected = response_deadline(created, 5, calendar_for("CL", "America/Santiago"))
     assert date.fromisoformat(shown["deadline"]["due_date"]) == expected.due_date
@@ -38,15 +41,14 @@ async def _scenario(system: System, sink: SmtpSink) -> None:
     assert expected.due_date.strftime("%d-%m-%Y") in body
 
     async def counted() -> bool:
-        r = await system.reporting.get("/reports/case-counts", params={"tenant": "inmobiliaria-demo"})
-        return r.json()["total"] == 1
+        return (await system.report())["total"] == 1
 
     await wait_for(counted, 20, "reporting read model")
-    report = (await system.reporting.get("/reports/case-counts", params={"tenant": "inmobiliaria-demo"})).json()
+    report = await system.report()
     assert report["by_status"] == [{"key": "new", "label": "Nueva", "count": 1}]
     assert report["by_type"] == [{"key": "consulta-general", "label": "Consulta general", "count": 1}]
-    other = (await system.reporting.get("/reports/case-counts", params={"tenant": "gas-demo"})).json()
-    assert other["total"] == 0
+    other = await system.report(tenant="gas-demo")  # another tenant sees none of it
+    assert other["total"] == 0 and other["tenant"] == "gas-demo"
 
 
 @pytest.mark.integration

@@ -17,8 +17,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def build(settings: Settings, bus: Bus | None = None) -> ServiceRuntime:
     rt = ServiceRuntime("intake", settings, outbox=outbox, inbox=inbox, migrations=MIGRATIONS, handlers=HANDLERS,
-                        router=router, bus=bus, title="Atiende intake (public API)", db_pool_size=20)
+                        router=router, bus=bus, title="Atiende intake (public API)")
     rt.extras["catalog"] = CatalogCache(rt.db)
+    rt.extras["token_secret"] = settings.signing_secret()
     return rt
 
 

@@ -8,7 +8,7 @@ from services.notifier.adapters.db import inbox, outbox
 from services.notifier.adapters.mailer import FolderMailer, Mailer, SmtpMailer
 from services.notifier.api import router
 from services.notifier.domain import Renderer
-from services.notifier.handlers import DeadlineNotifications, build_handlers
+from services.notifier.handlers import EmailDeliveries, build_handlers
 from shared.messaging.bus import Bus
 from shared.runtime import HandlerMap, ServiceRuntime
 from shared.settings import Settings
@@ -27,7 +27,7 @@ def build(settings: Settings, bus: Bus | None = None, mailer: Mailer | None = No
     the_mailer = mailer or make_mailer(settings)
 
     def handlers(rt: ServiceRuntime) -> HandlerMap:
-        return build_handlers(DeadlineNotifications(rt.db, the_mailer, Renderer(), settings.smtp_from))
+        return build_handlers(EmailDeliveries(rt.db, the_mailer, Renderer(), settings.smtp_from))
 
     rt = ServiceRuntime("notifier", settings, outbox=outbox, inbox=inbox, migrations=MIGRATIONS,
                         handlers=handlers, router=router, bus=bus, title="Atiende notifier")

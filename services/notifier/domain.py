@@ -18,17 +18,36 @@ TEMPLATES = Path(__file__).parent / "templates"
 
 
 @dataclass(frozen=True)
-class Recipient:
+class PlannedEmail:
+    """One e-mail to send for an event: who, which template, in which language, with what."""
+
     role: str
     address: str
     template: str
+    language: str
+    context: dict[str, Any]
+    case_id: str | None = None
 
 
-def deadline_recipients(contact_email: str, responsible_email: str) -> list[Recipient]:
-    out = [Recipient("contact", contact_email, "case_received")]
-    if responsible_email.lower() != contact_email.lower():
-        out.append(Recipient("responsible", responsible_email, "case_assigned"))
+def deadline_emails(case: Any, due_date: date, business_days: int) -> list[PlannedEmail]:
+    """R4.3: confirmation to the contact; R4.7: the assignment to the responsible."""
+    lang = case.language
+    ctx = {"number": case.number, "subject": case.subject, "type_name": case.type_name,
+           "description": case.description, "contact_name": case.contact_name, "contact_email": case.contact_email,
+           "contact_phone": case.contact_phone, "created_at": format_instant(case.created_at, lang, case.timezone),
+           "due_date": format_date(due_date, lang), "business_days": business_days}
+    out = [PlannedEmail("contact", case.contact_email, "case_received", lang, ctx, str(case.case_id))]
+    if case.responsible_email.lower() != case.contact_email.lower():
+        out.append(PlannedEmail("responsible", case.responsible_email, "case_assigned", lang, ctx, str(case.case_id)))
     return out
+
+
+def invitation_email(email: str, name: str, language: str, tenant_name: str, setup_url: str,
+                     expires_at: datetime, timezone: str = "America/Santiago") -> PlannedEmail:
+    """R4.1: the one-time link to set a password (never the password itself)."""
+    return PlannedEmail("user", email, "user_invited", language, {
+        "name": name, "email": email, "tenant_name": tenant_name, "setup_url": setup_url,
+        "expires_at": format_instant(expires_at, language, timezone)})
 
 
 def format_date(d: date, language: str) -> str:

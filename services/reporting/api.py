@@ -4,22 +4,25 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Request
 from sqlalchemy import func, select
 
 from services.reporting import domain
 from services.reporting.adapters.db import case_facts
+from shared.auth import TokenClaims, token_claims
 from shared.problems import language
 from shared.runtime import runtime_of
 
 router = APIRouter(tags=["reports"])
 
 
+Claims = Annotated[TokenClaims, Depends(token_claims)]
+
+
 @router.get("/reports/case-counts", response_model=domain.CaseCounts)
-async def case_counts(request: Request,
-                      tenant: Annotated[str, Query(min_length=1, max_length=60, pattern=r"^[a-z0-9-]+$")]
-                      ) -> domain.CaseCounts:
-    """How many cases a tenant has, by status and by type (from the read model)."""
+async def case_counts(request: Request, claims: Claims) -> domain.CaseCounts:
+    """How many cases the caller's tenant has, by status and by type (from the read model)."""
+    tenant = claims.tenant
     lang = language(request)
     f = case_facts.c
     async with runtime_of(request).db.engine.connect() as conn:

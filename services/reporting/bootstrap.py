@@ -15,8 +15,10 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def build(settings: Settings, bus: Bus | None = None) -> ServiceRuntime:
-    return ServiceRuntime("reporting", settings, outbox=outbox, inbox=inbox, migrations=MIGRATIONS,
-                          handlers=HANDLERS, router=router, bus=bus, title="Atiende reporting")
+    rt = ServiceRuntime("reporting", settings, outbox=outbox, inbox=inbox, migrations=MIGRATIONS,
+                        handlers=HANDLERS, router=router, bus=bus, title="Atiende reporting")
+    rt.extras["token_secret"] = settings.signing_secret()
+    return rt
 
 
 def create_app():  # type: ignore[no-untyped-def]

@@ -49,6 +49,10 @@ class CaseCreated(_Payload):
     description: str
     contact: Contact
     responsible_email: str
+    responsible_id: uuid.UUID | None = None
+    responsible_name: str | None = None
+    project: str | None = None
+    created_by: uuid.UUID | None = None
     priority: str
     status: str
     created_at: datetime
@@ -82,7 +86,38 @@ class NotificationSent(_Payload):
     sent_at: datetime
 
 
+class UserProfile(_Payload):
+    """intake → all: a user was created or changed (no credentials). Others keep a directory
+    (notifier: addresses and phones; workflow: manager chain and escalation subscriptions)."""
+
+    user_id: uuid.UUID
+    email: str
+    name: str
+    mobile: str | None
+    roles: list[str]
+    manager_id: uuid.UUID | None
+    projects: list[str]
+    escalation_subscriptions: list[str]
+    language: Literal["es", "en"]
+    active: bool
+
+
+class UserInvited(_Payload):
+    """intake → notifier: e-mail a one-time link to set a password (R4.1: credentials reach the
+    user by e-mail, never a plain password). The link expires and works once."""
+
+    user_id: uuid.UUID
+    email: str
+    name: str
+    language: Literal["es", "en"]
+    tenant_name: str
+    setup_url: str
+    expires_at: datetime
+
+
 EVENT_TYPES: dict[str, type[_Payload]] = {
+    "user.upserted.v1": UserProfile,
+    "user.invited.v1": UserInvited,
     "case.created.v1": CaseCreated,
     "case.deadline_set.v1": CaseDeadlineSet,
     "case.overdue.v1": CaseOverdue,

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from services.intake.bootstrap import build as build_intake
+from services.intake.seed import DEMO_PASSWORD, demo_email
 from services.notifier.bootstrap import build as build_notifier
 from services.reporting.bootstrap import build as build_reporting
 from services.workflow.bootstrap import build as build_workflow
@@ -24,10 +25,18 @@ from shared.settings import Settings
 BUILDERS: dict[str, Callable[..., ServiceRuntime]] = {
     "intake": build_intake, "workflow": build_workflow, "notifier": build_notifier, "reporting": build_reporting}
 
-CASE = {"tenant": "inmobiliaria-demo", "type": "consulta-general", "subject": "Copia de escritura",
+TENANT = "inmobiliaria-demo"
+
+
+def demo(local: str, tenant: str = TENANT) -> str:
+    """E-mail of a seeded demo user (admin, supervisora, ejecutiva, ejecutivo, lectura, gerencia.tecnica)."""
+    return demo_email(local, tenant)
+
+
+CASE = {"type": "consulta-general", "subject": "Copia de escritura",
         "description": "El propietario solicita copia de la escritura de su departamento.",
         "contact": {"name": "Héctor Contreras", "email": "hector@example.cl", "phone": "+56912345678"},
-        "responsible_email": "ejecutiva@inmobiliaria.example.cl"}
+        "responsible_email": demo("ejecutiva")}
 
 
 def case_body(i: int = 0, **over: Any) -> dict[str, Any]:
@@ -55,6 +64,7 @@ class System:
         self.settings = settings
         self.bus: Bus = make_bus(settings)
         self.rt: dict[str, ServiceRuntime] = {n: BUILDERS[n](settings, bus=self.bus) for n in services}
+        self._tokens: dict[tuple[str, str], dict[str, str]] = {}
         self.clients: dict[str, httpx.AsyncClient] = {
             n: httpx.AsyncClient(transport=httpx.ASGITransport(app=rt.app), base_url=f"http://{n}")
             for n, rt in self.rt.items()}
@@ -93,7 +103,23 @@ class System:
     def reporting(self) -> httpx.AsyncClient:
         return self.clients["reporting"]
 
-    async def create_case(self, body: dict[str, Any] | None = None, **headers: str) -> dict[str, Any]:
-        r = await self.intake.post("/cases", json=body or CASE, headers=headers)
+    async def auth(self, local: str = "admin", tenant: str = TENANT, password: str = DEMO_PASSWORD) -> dict[str, str]:
+        """Authorization header of a demo user (logs in once, through the real endpoint)."""
+        key = (local, tenant)
+        if key not in self._tokens:
+            r = await self.intake.post("/auth/token", data={"username": demo(local, tenant), "password": password,
+                                                             "tenant": tenant})
+            assert r.status_code == 200, r.text
+            self._tokens[key] = {"Authorization": f"Bearer {r.json()['access_token']}"}
+        return dict(self._tokens[key])
+
+    async def create_case(self, body: dict[str, Any] | None = None, as_user: str = "admin", tenant: str = TENANT,
+                          **headers: str) -> dict[str, Any]:
+        r = await self.intake.post("/cases", json=body or CASE, headers={**await self.auth(as_user, tenant), **headers})
         assert r.status_code == 201, r.text
+        return dict(r.json())
+
+    async def report(self, as_user: str = "admin", tenant: str = TENANT) -> dict[str, Any]:
+        r = await self.reporting.get("/reports/case-counts", headers=await self.auth(as_user, tenant))
+        assert r.status_code == 200, r.text
         return dict(r.json())

@@ -42,6 +42,9 @@ cases = Table(
     Column("contact_email", String(254), nullable=False),
     Column("contact_phone", String(20), nullable=True),
     Column("responsible_email", String(254), nullable=False),
+    Column("responsible_id", Uuid(), nullable=True),
+    Column("project", String(60), nullable=True),
+    Column("created_by", Uuid(), nullable=True),
     Column("priority", String(16), nullable=False),
     Column("status", String(24), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
@@ -60,4 +63,58 @@ idempotency_keys = Table(
     Column("status_code", Integer, nullable=False),
     Column("response", JsonType, nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
+)
+
+
+# -- access (R4.1, R4.4) ---------------------------------------------------------------------
+users = Table(
+    "users", metadata,
+    Column("id", Uuid(), primary_key=True),
+    Column("tenant", String(60), ForeignKey(f"{SCHEMA}.tenants.slug"), nullable=False),
+    Column("email", String(254), nullable=False),  # stored lower-case
+    Column("name", String(200), nullable=False),
+    Column("mobile", String(20), nullable=True),  # E.164, for SMS
+    Column("roles", JsonType, nullable=False),
+    Column("manager_id", Uuid(), nullable=True),  # the management line above (escalations)
+    Column("projects", JsonType, nullable=False),  # R4.4: where an executor may create cases
+    Column("escalation_subscriptions", JsonType, nullable=False),  # R4.9
+    Column("language", String(2), nullable=True),
+    Column("active", Boolean, nullable=False),
+    Column("password_hash", String(200), nullable=True),
+    Column("failed_logins", Integer, nullable=False),
+    Column("locked_until", UTCDateTime(), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+Index("users_tenant_email", users.c.tenant, users.c.email, unique=True)
+
+access_tokens = Table(
+    "access_tokens", metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", Uuid(), nullable=False, index=True),
+    Column("tenant", String(60), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("revoked_at", UTCDateTime(), nullable=True),
+)
+
+password_setup_tokens = Table(
+    "password_setup_tokens", metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", Uuid(), nullable=False, index=True),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("used_at", UTCDateTime(), nullable=True),
+)
+
+api_keys = Table(
+    "api_keys", metadata,
+    Column("id", Uuid(), primary_key=True),
+    Column("tenant", String(60), nullable=False, index=True),
+    Column("name", String(120), nullable=False),
+    Column("prefix", String(12), nullable=False),  # shown in lists so a key can be recognised
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("created_by", Uuid(), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("last_used_at", UTCDateTime(), nullable=True),
+    Column("revoked_at", UTCDateTime(), nullable=True),
 )

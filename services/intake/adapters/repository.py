@@ -11,7 +11,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.intake.adapters.db import case_types, cases, idempotency_keys, tenants
+from services.intake.adapters.db import case_types, cases, idempotency_keys, tenants, users
 from shared.db import Database
 
 
@@ -40,6 +40,13 @@ class CatalogCache:
                 case_types.c.tenant == tenant, case_types.c.code == code, case_types.c.active.is_(True)))).first()
         self._types[(tenant, code)] = (time.monotonic() + self.ttl_s, row)
         return row
+
+    async def active_user(self, tenant: str, user_id: uuid.UUID | None, email: str | None = None) -> Row[Any] | None:
+        """By id or e-mail. Not cached: a deactivated user must stop receiving cases at once."""
+        key = users.c.id == user_id if user_id is not None else users.c.email == (email or "").lower()
+        async with self.db.engine.connect() as conn:
+            return (await conn.execute(select(users.c.id, users.c.email, users.c.name).where(
+                key, users.c.tenant == tenant, users.c.active.is_(True)))).first()
 
     def clear(self) -> None:
         self._tenants.clear()

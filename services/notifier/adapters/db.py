@@ -1,8 +1,8 @@
 """notifier's tables (schema ``notifier``)."""
 
-from sqlalchemy import Column, Index, Integer, MetaData, String, Table, Text, Uuid
+from sqlalchemy import Boolean, Column, Index, Integer, MetaData, String, Table, Text, Uuid
 
-from shared.db import UTCDateTime
+from shared.db import JsonType, UTCDateTime
 from shared.outbox import messaging_tables
 
 SCHEMA = "notifier"
@@ -38,6 +38,8 @@ deliveries = Table(
     Column("template", String(60), nullable=False),
     Column("recipient", String(254), nullable=False),
     Column("recipient_role", String(30), nullable=False),
+    Column("language", String(2), nullable=False),
+    Column("context", JsonType, nullable=False),  # what the template is rendered with
     Column("state", String(10), nullable=False),
     Column("attempts", Integer, nullable=False),
     Column("last_error", Text(), nullable=True),
@@ -46,3 +48,15 @@ deliveries = Table(
     Column("sent_at", UTCDateTime(), nullable=True),
 )
 Index("deliveries_once", deliveries.c.event_id, deliveries.c.channel, deliveries.c.recipient, unique=True)
+
+# notifier's directory of users (from user.upserted): addresses, phones, language.
+user_directory = Table(
+    "user_directory", metadata,
+    Column("user_id", Uuid(), primary_key=True),
+    Column("tenant", String(60), nullable=False),
+    Column("email", String(254), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("mobile", String(20), nullable=True),
+    Column("language", String(2), nullable=False),
+    Column("active", Boolean, nullable=False),
+)

@@ -1,0 +1,105 @@
+"""Who may do what (R4.4, R2.7). Plain Python: no I/O.
+
+R4.4, as the real-estate procedure states it: an admin acts on every case; an executor creates
+cases in the projects of their profile, sees every case, acts only on cases where they are the
+responsible, and on the others may only send mail, comment and read the history. Roles the
+procedures imply beside those: supervisor (the "jefe" who reopens and escalates: acts on every
+case, administers nothing), viewer (reads), technical manager (an executor who also approves
+work orders, R2.5). API keys act for integrations: they create and read cases."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    SUPERVISOR = "supervisor"
+    EXECUTOR = "executor"
+    VIEWER = "viewer"
+    TECHNICAL_MANAGER = "technical_manager"
+    INTEGRATION = "integration"  # API keys only
+
+
+class CaseAction(StrEnum):
+    CREATE = "create"
+    READ = "read"
+    HISTORY = "history"
+    COMMENT = "comment"
+    SEND_MAIL = "send_mail"
+    EXECUTE = "execute"
+    FINISH = "finish"
+    CHANGE_PRIORITY = "change_priority"
+    ASSIGN = "assign"
+    REOPEN = "reopen"
+    MANAGE_TASKS = "manage_tasks"
+    APPROVE_WORK_ORDER = "approve_work_order"
+
+
+# R4.4: what an executor may still do on a case where they are not the responsible.
+ON_OTHERS_CASES = frozenset({CaseAction.READ, CaseAction.HISTORY, CaseAction.COMMENT, CaseAction.SEND_MAIL})
+OWN_CASE_ACTIONS = frozenset(CaseAction) - {CaseAction.REOPEN, CaseAction.APPROVE_WORK_ORDER}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a user (bearer token) or an integration (API key), always in one tenant."""
+
+    tenant: str
+    roles: frozenset[Role]
+    user_id: uuid.UUID | None = None
+    api_key_id: uuid.UUID | None = None
+    email: str | None = None
+    name: str | None = None
+    projects: frozenset[str] = field(default_factory=frozenset)
+    token_id: str | None = None  # the access token's jti (logout revokes it)
+
+    def has(self, *roles: Role) -> bool:
+        return bool(self.roles.intersection(roles))
+
+    @property
+    def is_admin(self) -> bool:
+        return Role.ADMIN in self.roles
+
+
+def can_act_on_case(p: Principal, action: CaseAction, *, responsible_id: uuid.UUID | None,
+                    project: str | None = None) -> bool:
+    """R4.4 for one action on one existing case (tenant and sharing are checked before this)."""
+    if p.has(Role.ADMIN):
+        return action != CaseAction.APPROVE_WORK_ORDER or p.has(Role.TECHNICAL_MANAGER)
+    if action == CaseAction.APPROVE_WORK_ORDER:
+        return p.has(Role.TECHNICAL_MANAGER)
+    if p.has(Role.SUPERVISOR):
+        return True
+    if p.has(Role.EXECUTOR, Role.TECHNICAL_MANAGER):
+        own = p.user_id is not None and p.user_id == responsible_id
+        return action in (OWN_CASE_ACTIONS if own else ON_OTHERS_CASES)
+    if p.has(Role.INTEGRATION):
+        return action in (CaseAction.READ, CaseAction.HISTORY)
+    if p.has(Role.VIEWER):
+        return action in (CaseAction.READ, CaseAction.HISTORY)
+    return False
+
+
+def can_create_case(p: Principal, project: str | None) -> bool:
+    """R4.4: executors create only in the projects of their profile; admins, supervisors and
+    integrations anywhere in their tenant; viewers never."""
+    if p.has(Role.ADMIN, Role.SUPERVISOR, Role.INTEGRATION):
+        return True
+    if p.has(Role.EXECUTOR, Role.TECHNICAL_MANAGER):
+        return project is None or project in p.projects
+    return False
+
+
+def can_administer(p: Principal) -> bool:
+    """Users, API keys and the catalog ("mantenedores") are admin-only writes."""
+    return p.has(Role.ADMIN)
+
+
+def can_see_party(p: Principal, *, restricted: bool, shared_with: frozenset[uuid.UUID]) -> bool:
+    """R2.7: a party restricted to chosen users is invisible to the rest (admins see all)."""
+    if not restricted or p.has(Role.ADMIN):
+        return True
+    return p.user_id is not None and p.user_id in shared_with

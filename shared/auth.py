@@ -1,0 +1,71 @@
+"""Access tokens: JWTs signed with ``ATIENDE_TOKEN_SECRET`` (HS256), issued by intake when a user
+logs in. Any service verifies them locally and learns the caller's tenant and roles; intake also
+checks its token table on every request, so a logout or deactivation takes effect at once there
+(other services rely on the short expiry, and later on revocation events)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+import jwt
+from fastapi import Header, Request
+
+ALGORITHM = "HS256"
+ISSUER = "atiende/intake"
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    user_id: uuid.UUID
+    tenant: str
+    roles: frozenset[str]
+    jti: str
+    expires_at: datetime
+
+
+class InvalidToken(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason  # "expired" | "invalid"
+
+
+def issue_token(secret: str, *, user_id: uuid.UUID, tenant: str, roles: list[str], jti: str, now: datetime,
+                ttl: timedelta) -> str:
+    claims: dict[str, Any] = {"iss": ISSUER, "sub": str(user_id), "tenant": tenant, "roles": sorted(roles),
+                              "jti": jti, "iat": int(now.timestamp()), "exp": int((now + ttl).timestamp())}
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def verify_token(secret: str, token: str) -> TokenClaims:
+    try:
+        c = jwt.decode(token, secret, algorithms=[ALGORITHM], issuer=ISSUER,
+                       options={"require": ["exp", "sub", "jti", "iss"]})
+    except jwt.ExpiredSignatureError:
+        raise InvalidToken("expired") from None
+    except jwt.PyJWTError:
+        raise InvalidToken("invalid") from None
+    try:
+        return TokenClaims(user_id=uuid.UUID(c["sub"]), tenant=str(c["tenant"]), roles=frozenset(c.get("roles", [])),
+                           jti=str(c["jti"]), expires_at=datetime.fromtimestamp(c["exp"]).astimezone())
+    except (KeyError, ValueError):
+        raise InvalidToken("invalid") from None
+
+
+async def token_claims(request: Request, authorization: Annotated[str | None, Header()] = None) -> TokenClaims:
+    """FastAPI dependency for services other than intake: the claims of a valid bearer token
+    (the service's runtime holds the secret in ``extras["token_secret"]``)."""
+    from shared.problems import Problem
+
+    title = ("No autenticado", "Not authenticated")
+    if not authorization or not authorization.lower().startswith("bearer "):
+        raise Problem(401, "unauthenticated", title, ("Falta el token de acceso.", "The access token is missing."),
+                      headers={"WWW-Authenticate": "Bearer"})
+    try:
+        return verify_token(request.app.state.runtime.extras["token_secret"], authorization[7:].strip())
+    except InvalidToken as exc:
+        detail = (("La sesión expiró; inicie sesión de nuevo.", "The session expired; log in again.")
+                  if exc.reason == "expired" else ("El token no es válido.", "Invalid token."))
+        raise Problem(401, "unauthenticated", title, detail, headers={"WWW-Authenticate": "Bearer"}) from None
