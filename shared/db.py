@@ -120,7 +120,7 @@ class Database:
             cfg.set_main_option("script_location", str(script_location))
             cfg.attributes["connection"] = sync_conn
             cfg.attributes["version_table_schema"] = None if self.is_sqlite else self.schema
-            command.upgrade(cfg, "head")
+            command.upgrade(cfg, "heads")  # several heads are fine (parallel features)
 
         async with self.engine.begin() as conn:
             if not self.is_sqlite:

@@ -23,13 +23,13 @@ from tests.support.system import System
 pytestmark = pytest.mark.integration
 
 
-def head(script_location: object) -> str:
+def heads(script_location: object) -> set[str]:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
     cfg = Config()
     cfg.set_main_option("script_location", str(script_location))
-    return str(ScriptDirectory.from_config(cfg).get_current_head())
+    return set(ScriptDirectory.from_config(cfg).get_heads())
 
 
 async def test_each_service_migrates_into_its_own_schema_idempotently(pg_database: str) -> None:
@@ -46,7 +46,8 @@ async def test_each_service_migrates_into_its_own_schema_idempotently(pg_databas
             by_schema.setdefault(r["table_schema"], set()).add(r["table_name"])
         for svc in ("intake", "workflow", "notifier", "reporting"):
             assert {"alembic_version", "outbox", "inbox"} <= by_schema[svc], svc
-            assert await conn.fetchval(f"SELECT version_num FROM {svc}.alembic_version") == head(system.rt[svc].migrations)
+            applied = {r["version_num"] for r in await conn.fetch(f"SELECT version_num FROM {svc}.alembic_version")}
+            assert applied == heads(system.rt[svc].migrations)
         assert "timers" in by_schema["workflow"] and "cases" in by_schema["intake"]
         assert "deliveries" in by_schema["notifier"] and "case_facts" in by_schema["reporting"]
         assert await conn.fetchval("SELECT count(*) FROM information_schema.tables WHERE table_schema='public' "
