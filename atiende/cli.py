@@ -37,8 +37,9 @@ def _builders() -> dict[str, Callable[..., ServiceRuntime]]:
 
 async def seed(rt: ServiceRuntime) -> int:
     from services.intake.seed import DEMO_TENANTS, load_tenants
+    from services.intake.seed_parties import load_parties
 
-    return await load_tenants(rt.db, DEMO_TENANTS)
+    return await load_tenants(rt.db, DEMO_TENANTS) + await load_parties(rt.db)
 
 
 async def run_embedded(settings: Settings, host: str, do_seed: bool) -> None:

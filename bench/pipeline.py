@@ -656,6 +656,21 @@ async def missing_diagnosis(db: str, sent: dict[str, float], sink: SinkReader) -
     return {"states": dict(states), "errors": samples}
 
 
+def calib(seconds: float = 0.5) -> float:
+    """CPU available right now: k JSON round trips/s of a ~1 KB dict (the same calibration as
+    ../shared/bench-limits/_common.py, so the two can be compared; ~100-110 here when quiet)."""
+    d = {"id": "7d8f0a2e-1111-4a3b-9c1d-000000000000", "subject": "Printer on fire",
+         "tags": ["hw", "fire", "urgent"], "priority": 3, "body": "x" * 900}
+    n = 0
+    end = time.perf_counter() + seconds
+    t0 = time.perf_counter()
+    while time.perf_counter() < end:
+        for _ in range(100):
+            json.loads(json.dumps(d))
+        n += 100
+    return round(n / (time.perf_counter() - t0) / 1000.0, 2)
+
+
 def environment() -> dict:
     """Load on the machine not caused by this run (others' tests share the 2 cores and PostgreSQL)."""
     env: dict = {"loadavg_1m": round(os.getloadavg()[0], 2)}
@@ -679,7 +694,7 @@ async def run_phase(name: str, base: str, n: int, conc: int, rate: float | None,
     drain = await asyncio.to_thread(wait_drain, sink, d["sent"], drain_timeout)
     wall = time.time() - w0
     cpu = cpu_delta(snap0, cpu_snapshot(dep.procs, sink_pid), wall)
-    env_end = environment()
+    env_end = {**environment(), "calib_kjson_per_s": calib()}
     stop_profilers(profilers)
     st = phase_stats(name, d, sink, drain, rate, conc, cpu)
     try:
@@ -801,7 +816,7 @@ def main() -> None:
                  "intake_workers": a.workers,
                  "code": a.tree and f"git {a.tree} ({_git_rev(a.tree)})" or f"work tree ({_git_rev('HEAD')} + edits)",
                  "namespace": dep.ns, "database": dep.db, "ports": dep.ports, "logs": str(logdir.relative_to(ROOT)),
-                 "cpu_cores": os.cpu_count(), "environment_at_start": environment()}
+                 "cpu_cores": os.cpu_count(), "environment_at_start": {**environment(), "calib_kjson_per_s": calib()}}
     failure = None
     try:
         log(f"run {run_id}: database {dep.db}, namespace {dep.ns}, SMTP sink 127.0.0.1:{sink_port}, logs {logdir}")

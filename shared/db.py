@@ -62,13 +62,19 @@ class Tx:
     def __init__(self, conn: AsyncConnection, outbox: Table) -> None:
         self.conn = conn
         self._outbox = outbox
+        self._pending: list[dict[str, Any]] = []
         self.emitted = 0
 
     async def emit(self, envelope: Envelope) -> None:
-        await self.conn.execute(insert(self._outbox), {
-            "event_id": envelope.id, "type": envelope.type, "body": envelope.model_dump_json(),
-            "created_at": utcnow()})
+        # Buffered: written in one multi-row INSERT just before the commit (``flush``).
+        self._pending.append({"event_id": envelope.id, "type": envelope.type, "body": envelope.model_dump_json(),
+                              "created_at": utcnow()})
         self.emitted += 1
+
+    async def flush(self) -> None:
+        if self._pending:
+            rows, self._pending = self._pending, []
+            await self.conn.execute(insert(self._outbox), rows)
 
 
 class Database:
@@ -86,8 +92,10 @@ class Database:
             # Tables are declared in schema "<service>"; SQLite has one file per service instead.
             self.engine: AsyncEngine = engine.execution_options(schema_translate_map={schema: None})
         else:
-            self.engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size,
-                                              pool_pre_ping=True)
+            # No pool_pre_ping: it costs three round trips per checkout; stale connections are
+            # recycled instead, and a failed statement fails its transaction (retried upstream).
+            self.engine = create_async_engine(url, pool_size=pool_size, max_overflow=max(1, pool_size // 2),
+                                              pool_recycle=1800)
             self._base_engine = self.engine
 
     def on_events_committed(self, callback: Any) -> None:
@@ -99,6 +107,7 @@ class Database:
         async with self.engine.begin() as conn:
             tx = Tx(conn, self.outbox)
             yield tx
+            await tx.flush()
         if tx.emitted:
             for cb in self._on_commit_with_events:
                 cb()

@@ -29,9 +29,10 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1, le=200)
 
     # Messaging tunables.
-    prefetch: int = Field(default=50, ge=1, le=1000)
+    # Messages a consumer handles at once; keep it near the DB pool size (each holds a connection).
+    prefetch: int = Field(default=16, ge=1, le=1000)
     publish_timeout_s: float = Field(default=5.0, gt=0)
-    relay_batch: int = Field(default=200, ge=1, le=5000)
+    relay_batch: int = Field(default=100, ge=1, le=5000)
     relay_idle_poll_s: float = Field(default=1.0, gt=0)
     # Fixed-delay retry queues, in seconds; a failed message waits in the next one.
     retry_delays_s: Annotated[list[float], NoDecode] = Field(default_factory=lambda: [5.0, 60.0, 600.0])
@@ -62,6 +63,9 @@ class Settings(BaseSettings):
     # Signs access tokens (HS256); every service that checks tokens needs the same value.
     # Embedded mode makes one in <data_dir>/token_secret when unset; the distributed mode requires it.
     token_secret: str = ""
+
+    # Attachments (intake): largest file accepted, in bytes (PDF and images; stored in the database).
+    attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
 
     log_level: str = "INFO"
     log_json: bool = True

@@ -71,7 +71,7 @@ async def test_concurrent_requests_with_one_key_create_one_case(rabbit_system: S
 async def test_bad_input_gets_problem_details_for_every_field_and_changes_nothing(rabbit_system: System) -> None:
     bad = {"type": "Consulta General!", "subject": "x", "description": "",
            "contact": {"name": "Ana", "email": "no-es-un-correo", "phone": "12345"},
-           "responsible_email": "ejecutiva@example.cl", "priority": "urgent"}
+           "responsible_email": "ejecutiva@example.cl", "prioridad": "urgente"}
     r = await post(rabbit_system, bad)
     assert r.status_code == 422
     assert r.headers["content-type"] == "application/problem+json"
@@ -79,10 +79,10 @@ async def test_bad_input_gets_problem_details_for_every_field_and_changes_nothin
     assert p["title"] == "Los datos enviados no son válidos"
     assert p["instance"] == "/cases"
     fields = {e["field"]: e for e in p["errors"]}
-    assert set(fields) == {"type", "subject", "description", "contact.email", "contact.phone", "priority"}
+    assert set(fields) == {"type", "subject", "description", "contact.email", "contact.phone", "prioridad"}
     assert fields["contact.email"]["pointer"] == "#/body/contact/email"
     assert fields["subject"]["message"] == "El texto es demasiado corto (mínimo 3)."
-    assert fields["priority"]["message"] == "Campo no permitido."
+    assert fields["prioridad"]["message"] == "Campo no permitido."
     assert await _counts(rabbit_system) == (0, 0)
 
 

@@ -103,3 +103,19 @@ def can_see_party(p: Principal, *, restricted: bool, shared_with: frozenset[uuid
     if not restricted or p.has(Role.ADMIN):
         return True
     return p.user_id is not None and p.user_id in shared_with
+
+
+def can_write_parties(p: Principal) -> bool:
+    """Create and change parties, their contacts and (not supplies) their assets: the agents and
+    those above them; not viewers, not API keys (they only import supplies)."""
+    return p.has(Role.ADMIN, Role.SUPERVISOR, Role.EXECUTOR, Role.TECHNICAL_MANAGER)
+
+
+def can_change_party_sharing(p: Principal, *, created_by: uuid.UUID | None) -> bool:
+    """R2.7: who a party is shared with is chosen by an admin or by the user who created it."""
+    return p.has(Role.ADMIN) or (p.user_id is not None and p.user_id == created_by and can_write_parties(p))
+
+
+def can_import_supplies(p: Principal) -> bool:
+    """R2.1: supplies come from the billing system: an admin or an integration (API key) loads them."""
+    return p.has(Role.ADMIN, Role.INTEGRATION)

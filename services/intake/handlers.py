@@ -8,7 +8,7 @@ from services.intake.adapters.db import cases
 from shared.contracts.envelope import Envelope
 from shared.contracts.events import CaseDeadlineSet, CaseOverdue
 from shared.db import Tx, utcnow
-from shared.messaging.bus import Retryable
+from shared.messaging.bus import NotYet
 
 
 async def on_deadline_set(tx: Tx, env: Envelope) -> None:
@@ -16,7 +16,7 @@ async def on_deadline_set(tx: Tx, env: Envelope) -> None:
     res = await tx.conn.execute(update(cases).where(cases.c.id == e.case_id)
                                 .values(due_at=e.due_at, due_date=e.due_date))
     if res.rowcount == 0:
-        raise Retryable(f"case {e.case_id} not found")
+        raise NotYet(f"case {e.case_id} not found")
 
 
 async def on_overdue(tx: Tx, env: Envelope) -> None:

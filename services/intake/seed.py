@@ -7,14 +7,17 @@ they exist only in the demo tenants, which a real installation does not seed."""
 
 from __future__ import annotations
 
+from datetime import date, time
 from typing import Any
 
 from sqlalchemy import select
 
 from services.intake import accounts
+from services.intake.adapters import catalog_tables as catalog_store
 from services.intake.adapters.db import case_types, tenants, users
 from services.intake.credentials import hash_password
-from shared.db import Database, utcnow
+from shared.contracts.events import ClosedDay
+from shared.db import Database, Tx, utcnow
 
 DEMO_PASSWORD = "demo-atiende-2026"
 # (local part, name, roles, projects); e-mail = <local>@<tenant slug>.atiende.cl
@@ -58,6 +61,7 @@ DEMO_TENANTS: list[dict[str, Any]] = [
 async def load_tenants(db: Database, data: list[dict[str, Any]]) -> int:
     """Insert the tenants and case types that are missing; returns how many rows were added."""
     added = 0
+    demo_hash = hash_password(DEMO_PASSWORD)  # one Argon2 hash (salted) for every demo user: it is slow on purpose
     async with db.transaction() as tx:
         for t in data:
             exists = (await tx.conn.execute(select(tenants.c.slug).where(tenants.c.slug == t["slug"]))).first()
@@ -70,9 +74,8 @@ async def load_tenants(db: Database, data: list[dict[str, Any]]) -> int:
                 found = (await tx.conn.execute(select(case_types.c.code).where(
                     case_types.c.tenant == t["slug"], case_types.c.code == code))).first()
                 if found is None:
-                    await tx.conn.execute(case_types.insert().values(
-                        tenant=t["slug"], code=code, name_es=name_es, name_en=name_en,
-                        deadline_business_days=days, active=True))
+                    await catalog_store.save_case_type(tx, t["slug"], code, demo_case_type(
+                        t["slug"], code, name_es, name_en, days), create=True)
                     added += 1
             tenant = (await tx.conn.execute(select(tenants).where(tenants.c.slug == t["slug"]))).one()
             for local, name, roles, project in DEMO_USERS:
@@ -83,6 +86,198 @@ async def load_tenants(db: Database, data: list[dict[str, Any]]) -> int:
                     await accounts.create_user(tx, tenant, {
                         "email": email, "name": name, "roles": roles,
                         "projects": [t["projects"][project]] if project is not None else []},
-                        password_hash=hash_password(DEMO_PASSWORD))
+                        password_hash=demo_hash)
                     added += 1
+            added += await load_catalog(tx, t["slug"])
+    return added
+
+
+# -- the demo catalog ("mantenedores"): channels, projects, areas, categories, calendar, and the
+# rules of each case type (R4.2 deadline, R3.2 typified kinds, R3.1 follow-ups, R1.2) ----------
+_CHANNELS = [("telefono", "Teléfono", "Phone"), ("correo", "Correo electrónico", "E-mail"),
+             ("carta", "Carta", "Letter"), ("redes-sociales", "Redes sociales", "Social networks"),
+             ("presencial", "Presencial", "In person"), ("web", "Sitio web", "Web")]
+_WEEK = [1, 2, 3, 4, 5]
+
+# Per tenant: project names (codes as in DEMO_TENANTS), areas (code, es, en, head: a demo user's
+# local part or None), categories (paths, parents first), calendar, case types' rules, and the
+# further case types the procedures name.
+DEMO_CATALOG: dict[str, dict[str, Any]] = {
+    "aseguradora-demo": {
+        "channels": [*_CHANNELS, ("ejecutivo-comercial", "Ejecutivo comercial", "Commercial executive")],
+        "projects": {"vida-individual": ("Vida individual", "Individual life"),
+                     "colectivos": ("Seguros colectivos", "Group insurance")},
+        "areas": [("servicio-cliente", "Servicio al Cliente", "Customer Service", "supervisora"),
+                  ("operaciones", "Operaciones", "Operations", "gerencia.tecnica"),
+                  ("comercial", "Comercial", "Sales", None)],
+        "categories": [("siniestros", "Siniestros", "Claims"), ("siniestros/vida", "Vida", "Life"),
+                       ("siniestros/vida/revision", "Revisión de siniestro", "Claim review"),
+                       ("polizas", "Pólizas", "Policies"), ("polizas/retencion", "Retención", "Retention"),
+                       ("polizas/retencion/retencion-total", "Retención total", "Total retention"),
+                       ("polizas/rescate", "Rescate", "Surrender"),
+                       ("polizas/rescate/rescate-total", "Rescate total", "Full surrender")],
+        "calendar": {"work_days": _WEEK, "work_start": "09:00", "work_end": "18:00", "extra_closed_days": []},
+        "types": {
+            "consulta-siniestro": {"pinned": {"category": "siniestros/vida/revision", "area": "servicio-cliente",
+                                              "document_class": "request"}},
+            # R1.1 alerts; R1.2: a successful desistance needs the signed letter attached.
+            "retencion-total": {"pinned": {"category": "polizas/retencion/retencion-total", "area": "comercial"},
+                                "requires_attachments_to_finish": True},
+            # R1.4: 10 business days before Operations may execute it; individual life policies only.
+            "rescate": {"pinned": {"category": "polizas/rescate/rescate-total", "area": "operaciones"},
+                        "projects": ["vida-individual"]},
+        },
+        "more_types": [],
+    },
+    "electrica-demo": {
+        "channels": _CHANNELS,
+        "projects": {"comercial": ("Gestión comercial", "Commercial"), "tecnica": ("Gestión técnica", "Technical")},
+        "areas": [("atencion-cliente", "Atención al Cliente", "Customer Care", "supervisora"),
+                  ("departamento-tecnico", "Departamento Técnico", "Technical Department", "gerencia.tecnica"),
+                  ("facturacion", "Facturación", "Billing", None)],
+        "categories": [("comercial", "Comercial", "Commercial"), ("comercial/facturacion", "Facturación", "Billing"),
+                       ("comercial/facturacion/reclamo-factura", "Reclamo por factura", "Bill complaint"),
+                       ("tecnico", "Técnico", "Technical"), ("tecnico/suministro", "Suministro", "Supply"),
+                       ("tecnico/suministro/interrupcion", "Interrupción de suministro", "Supply interruption")],
+        "calendar": {"work_days": _WEEK, "work_start": "08:00", "work_end": "17:00",
+                     "extra_closed_days": [{"date": "2026-12-24", "name": "Nochebuena (cierre de oficinas)"},
+                                           {"date": "2026-12-31", "name": "Cierre contable anual"}]},
+        "types": {
+            "evento": {},
+            "reclamo-suministro": {"pinned": {"category": "tecnico/suministro/interrupcion",
+                                              "area": "departamento-tecnico", "document_class": "complaint"},
+                                   "projects": ["tecnica"]},
+        },
+        "more_types": [],
+    },
+    "gas-demo": {
+        "channels": _CHANNELS,
+        "projects": {"medidor": ("Gas medidor", "Metered gas"), "envasado": ("Gas envasado", "Bottled gas"),
+                     "granel": ("Gas granel", "Bulk gas")},
+        "areas": [("gestion-clientes", "Gestión de Clientes", "Customer Management", "supervisora"),
+                  ("operaciones", "Operaciones", "Operations", "gerencia.tecnica"),
+                  ("comercial", "Comercial", "Sales", None)],
+        "categories": [("medidor", "Medidor", "Meter"), ("medidor/cobranza", "Cobranza", "Collections"),
+                       ("medidor/cobranza/gestion-cobranza", "Gestión de cobranza", "Collections management"),
+                       ("medidor/suministro", "Suministro", "Supply"),
+                       ("medidor/suministro/reposicion", "Reposición de suministro", "Supply reconnection"),
+                       ("medidor/suministro/habilitacion", "Habilitación del servicio", "Service enabling"),
+                       ("medidor/atencion", "Atención", "Service"),
+                       ("medidor/atencion/seguimiento", "Seguimiento de requerimiento", "Request follow-up"),
+                       ("envasado", "Envasado", "Bottled"), ("envasado/despacho", "Despacho", "Delivery"),
+                       ("envasado/despacho/atraso", "Atraso en despacho", "Late delivery"),
+                       ("granel", "Granel", "Bulk"), ("granel/abastecimiento", "Abastecimiento", "Supply"),
+                       ("granel/abastecimiento/carga", "Carga de estanque", "Tank refill")],
+        "calendar": {"work_days": _WEEK, "work_start": "08:30", "work_end": "17:30", "extra_closed_days": []},
+        "types": {
+            # R3.1 follow-ups on an earlier request (the decision table R3.4 decides when).
+            "respuesta-fuera-de-plazo": {"is_follow_up": True, "pinned": {
+                "category": "medidor/atencion/seguimiento", "document_class": "complaint"}},
+            "inconformidad-respuesta": {"is_follow_up": True, "pinned": {
+                "category": "medidor/atencion/seguimiento", "document_class": "complaint"}},
+            # R3.2, as the procedure types it: Medidor > Cobranza > Gestión de cobranza, Gestión de
+            # Clientes, priority high, complaint; phone, e-mail or social networks — never in person.
+            "gestion-cobranza": {
+                "allowed_channels": ["telefono", "correo", "redes-sociales"],
+                "pinned": {"category": "medidor/cobranza/gestion-cobranza", "area": "gestion-clientes",
+                           "priority": "high", "document_class": "complaint"},
+                "default_priority": "high",
+                "required_fields": ["contact.phone", "contact.email", "description"]},
+        },
+        "more_types": [
+            ("no-ejecucion-solucion", "No ejecución de la solución", "Solution not carried out",
+             {"deadline_amount": 3, "is_follow_up": True,
+              "pinned": {"category": "medidor/atencion/seguimiento", "document_class": "complaint"}}),
+            ("demora-habilitacion", "Demora en la habilitación del servicio", "Delay enabling the service",
+             {"deadline_amount": 3, "is_follow_up": True,
+              "pinned": {"category": "medidor/suministro/habilitacion", "area": "operaciones",
+                         "document_class": "complaint"}}),
+            # A business-hours rule: reconnecting a supply cut for debt is counted in working hours.
+            ("tardanza-reposicion", "Tardanza en la reposición del suministro", "Late supply reconnection",
+             {"deadline_unit": "business_hours", "deadline_amount": 16, "is_follow_up": True,
+              "pinned": {"category": "medidor/suministro/reposicion", "area": "operaciones",
+                         "priority": "high", "document_class": "complaint"},
+              "default_priority": "high"}),
+        ],
+    },
+    "inmobiliaria-demo": {
+        "channels": _CHANNELS,
+        "projects": {"edificio-los-robles": ("Edificio Los Robles", "Los Robles building"),
+                     "condominio-el-mirador": ("Condominio El Mirador", "El Mirador condominium")},
+        "areas": [("posventa", "Posventa", "After-sales", "supervisora"),
+                  ("escrituras", "Escrituras y documentación", "Deeds and documents", None),
+                  ("administracion", "Administración", "Property management", None)],
+        "categories": [("atencion", "Atención", "Service"), ("atencion/consultas", "Consultas", "Enquiries"),
+                       ("atencion/consultas/general", "Consulta general", "General enquiry"),
+                       ("documentacion", "Documentación", "Documents"),
+                       ("documentacion/escrituras", "Escrituras", "Deeds"),
+                       ("documentacion/escrituras/copia", "Copia de escritura", "Copy of the deed"),
+                       ("administracion", "Administración", "Management"),
+                       ("administracion/gastos-comunes", "Gastos comunes", "Common charges")],
+        "calendar": {"work_days": _WEEK, "work_start": "09:00", "work_end": "18:00", "extra_closed_days": []},
+        "types": {
+            "consulta-general": {"pinned": {"area": "posventa", "document_class": "inquiry"}},
+            "documentacion": {"pinned": {"category": "documentacion/escrituras/copia", "area": "escrituras",
+                                         "document_class": "request"}},
+            "reclamo-no-tecnico": {"pinned": {"area": "posventa", "document_class": "complaint"}},
+        },
+        "more_types": [],
+    },
+}
+
+_PINNED_KEYS = ("category", "area", "priority", "document_class")
+
+
+def demo_case_type(tenant: str, code: str, name_es: str, name_en: str, days: int,
+                   rules: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The column values of a demo case type: N business days unless its rules say otherwise."""
+    r = dict(rules if rules is not None else DEMO_CATALOG.get(tenant, {}).get("types", {}).get(code, {}))
+    pinned = {k: (r.get("pinned") or {}).get(k) for k in _PINNED_KEYS}
+    return {"name_es": name_es, "name_en": name_en, "active": True,
+            "deadline_unit": r.get("deadline_unit", "business_days"), "deadline_amount": r.get("deadline_amount", days),
+            "allowed_channels": r.get("allowed_channels"), "pinned": pinned,
+            "default_priority": r.get("default_priority", pinned["priority"] or "normal"),
+            "is_follow_up": r.get("is_follow_up", False),
+            "requires_attachments_to_finish": r.get("requires_attachments_to_finish", False),
+            "required_fields": r.get("required_fields", []), "projects": r.get("projects")}
+
+
+async def load_catalog(tx: Tx, tenant: str) -> int:
+    """Insert the tenant's missing demo catalog entries (existing ones are left as they are);
+    each insert emits its catalog event. Returns how many were added."""
+    cat = DEMO_CATALOG.get(tenant)
+    if cat is None:
+        return 0
+    added = 0
+    heads = {r.email.split("@")[0]: r.id for r in await tx.conn.execute(
+        select(users.c.id, users.c.email).where(users.c.tenant == tenant))}
+    entries = [("channel", code, {"name_es": es, "name_en": en}) for code, es, en in cat["channels"]]
+    entries += [("project", code, {"name_es": es, "name_en": en}) for code, (es, en) in cat["projects"].items()]
+    entries += [("area", code, {"name_es": es, "name_en": en, "head_user_id": heads.get(head) if head else None})
+                for code, es, en, head in cat["areas"]]
+    for kind, code, values in entries:
+        if await catalog_store.get_entry(tx.conn, kind, tenant, code) is None:
+            await catalog_store.save_entry(tx, kind, tenant, code, values, create=True)
+            added += 1
+    for path, es, en in cat["categories"]:
+        if await catalog_store.category_by_path(tx.conn, tenant, path) is None:
+            parent_path, _, code = path.rpartition("/")
+            parent = await catalog_store.category_by_path(tx.conn, tenant, parent_path) if parent_path else None
+            await catalog_store.save_category(tx, tenant, {"code": code, "name_es": es, "name_en": en}, parent=parent)
+            added += 1
+    for code, es, en, rules in cat["more_types"]:
+        if await catalog_store.get_case_type(tx.conn, tenant, code) is None:
+            await catalog_store.save_case_type(tx, tenant, code, demo_case_type(tenant, code, es, en, 0, rules),
+                                               create=True)
+            added += 1
+    if (await catalog_store.get_calendar(tx.conn, tenant)).version is None:  # type: ignore[union-attr]
+        c = cat["calendar"]
+        row = (await tx.conn.execute(select(tenants).where(tenants.c.slug == tenant))).one()
+        await catalog_store.save_calendar(
+            tx, tenant, country=row.country, timezone=row.timezone,
+            extra_closed_days=[ClosedDay(date=date.fromisoformat(d["date"]), name=d["name"])
+                               for d in c["extra_closed_days"]],
+            work_days=c["work_days"], work_start=time.fromisoformat(c["work_start"]),
+            work_end=time.fromisoformat(c["work_end"]))
+        added += 1
     return added

@@ -71,3 +71,36 @@ class Renderer:
         subject = self.env.get_template(f"{template}.{lang}.subject.j2").render(context).strip()
         body = self.env.get_template(f"{template}.{lang}.body.j2").render(context)
         return subject, body
+
+
+def case_context(case: Any) -> dict[str, Any]:
+    """What every case e-mail may mention, from notifier's copy of the case."""
+    lang = case.language
+    return {"number": case.number, "subject": case.subject, "type_name": case.type_name,
+            "description": case.description, "contact_name": case.contact_name, "contact_email": case.contact_email,
+            "contact_phone": case.contact_phone, "created_at": format_instant(case.created_at, lang, case.timezone)}
+
+
+def finished_emails(case: Any, outcome: str, comment: str | None) -> list[PlannedEmail]:
+    """R4.6: finishing (with or without success) mails the contact and the responsible."""
+    ctx = {**case_context(case), "outcome": outcome, "comment": comment or ""}
+    out = [PlannedEmail("contact", case.contact_email, "case_finished", case.language, ctx, str(case.case_id))]
+    if case.responsible_email.lower() != case.contact_email.lower():
+        out.append(PlannedEmail("responsible", case.responsible_email, "case_finished", case.language, ctx,
+                                str(case.case_id)))
+    return out
+
+
+def requested_mails(case: Any, to: list[str], cc: list[str], subject: str, body: str, include_details: bool,
+                    sender_name: str | None) -> list[PlannedEmail]:
+    """R4.6 "Enviar mail": one delivery per address (to and cc), the case's details on request."""
+    ctx = {**case_context(case), "mail_subject": subject, "mail_body": body, "include_details": include_details,
+           "sender_name": sender_name or "Atiende"}
+    seen: set[str] = set()
+    out = []
+    for role, addresses in (("to", to), ("cc", cc)):
+        for a in addresses:
+            if a.lower() not in seen:
+                seen.add(a.lower())
+                out.append(PlannedEmail(role, a, "case_mail", case.language, ctx, str(case.case_id)))
+    return out

@@ -9,6 +9,7 @@ blindly; it is marked ``unknown`` for a person to check. New notifications only 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -24,10 +25,20 @@ from services.notifier import domain
 from services.notifier.adapters.db import case_recipients, deliveries, user_directory
 from services.notifier.adapters.mailer import Mailer
 from shared.contracts.envelope import Envelope
-from shared.contracts.events import CaseCreated, CaseDeadlineSet, NotificationSent, UserInvited, UserProfile
+from shared.contracts.events import (
+    CaseAssigned,
+    CaseCreated,
+    CaseDeadlineSet,
+    CaseMailRequested,
+    CaseTransition,
+    NotificationSent,
+    TaskCreated,
+    UserInvited,
+    UserProfile,
+)
 from shared.db import Database, Tx, insert_ignoring_duplicates, utcnow
-from shared.messaging.bus import PermanentError, Retryable
-from shared.messaging.processor import Handler
+from shared.messaging.bus import NotYet, PermanentError, Retryable
+from shared.messaging.processor import Handler, MarkHandled
 
 log = logging.getLogger("atiende.notifier")
 SOURCE = "atiende/notifier"
@@ -56,13 +67,58 @@ async def plan_deadline_emails(conn: AsyncConnection, env: Envelope) -> list[dom
     e = CaseDeadlineSet.model_validate(env.data)
     case = (await conn.execute(select(case_recipients).where(case_recipients.c.case_id == e.case_id))).first()
     if case is None:  # case.created not handled yet (it may be waiting in a retry queue)
-        raise Retryable(f"case {e.case_id} not known to notifier yet")
+        raise NotYet(f"case {e.case_id} not known to notifier yet")
     return domain.deadline_emails(case, e.due_date, e.business_days)
+
+
+async def _case_copy(conn: AsyncConnection, case_id: uuid.UUID) -> Any:
+    case = (await conn.execute(select(case_recipients).where(case_recipients.c.case_id == case_id))).first()
+    if case is None:  # case.created not handled yet (it may be waiting in a retry queue)
+        raise NotYet(f"case {case_id} not known to notifier yet")
+    return case
+
+
+async def plan_finished_emails(conn: AsyncConnection, env: Envelope) -> list[domain.PlannedEmail]:
+    e = CaseTransition.model_validate(env.data)
+    if env.type != "case.finished.v1":
+        return []
+    outcome = "success" if e.status_to == "finished_success" else "failure"
+    return domain.finished_emails(await _case_copy(conn, e.case_id), outcome, e.text)
+
+
+async def plan_requested_mail(conn: AsyncConnection, env: Envelope) -> list[domain.PlannedEmail]:
+    e = CaseMailRequested.model_validate(env.data)
+    return domain.requested_mails(await _case_copy(conn, e.case_id), e.to, e.cc, e.subject, e.body,
+                                  e.include_details, e.by_name)
+
+
+async def on_case_assigned(tx: Tx, env: Envelope) -> None:
+    e = CaseAssigned.model_validate(env.data)
+    await tx.conn.execute(update(case_recipients).where(case_recipients.c.case_id == e.case_id)
+                          .values(responsible_email=e.responsible_email))
 
 
 async def plan_invitation_email(conn: AsyncConnection, env: Envelope) -> list[domain.PlannedEmail]:
     e = UserInvited.model_validate(env.data)
     return [domain.invitation_email(e.email, e.name, e.language, e.tenant_name, e.setup_url, e.expires_at)]
+
+
+async def plan_task_email(conn: AsyncConnection, env: Envelope) -> list[domain.PlannedEmail]:
+    """R2.4: the task's responsible is e-mailed, and each CC user gets a copy. The event carries
+    their addresses and languages, so no directory lookup is needed."""
+    e = TaskCreated.model_validate(env.data)
+    out: list[domain.PlannedEmail] = []
+    seen: set[str] = set()
+    for role, u in [("responsible", e.responsible), *(("cc", c) for c in e.cc)]:
+        if u.email.lower() in seen:
+            continue
+        seen.add(u.email.lower())
+        out.append(domain.PlannedEmail(role, u.email, "task_assigned", u.language, {
+            "name": u.name, "role": role, "responsible_name": e.responsible.name, "title": e.title,
+            "description": e.description, "due_date": domain.format_date(e.due_date, u.language),
+            "case_number": e.case_number, "case_subject": e.case_subject, "area": e.area, "by_name": e.by_name,
+            "task_id": str(e.task_id)}, str(e.case_id)))
+    return out
 
 
 class EmailDeliveries:
@@ -86,14 +142,42 @@ class EmailDeliveries:
 
         return Handler(record, self.send_pending)
 
-    async def send_pending(self, env: Envelope) -> None:
+    async def send_pending(self, env: Envelope, mark_handled: MarkHandled) -> None:
+        """Claim the event's pending deliveries (one transaction), send them, then record the
+        outcomes, the notification.sent events and the inbox row together (one transaction)."""
+        d = deliveries.c
         async with self.db.engine.connect() as conn:
-            rows = (await conn.execute(select(deliveries).where(deliveries.c.event_id == env.id))).all()
-        for row in rows:
-            if row.state == "sending":
-                await self._settle_in_doubt(row)
-            elif row.state == "pending":
-                await self._send(row, env)
+            in_doubt = (await conn.execute(select(deliveries).where(d.event_id == env.id, d.state == "sending"))).all()
+        for row in in_doubt:
+            await self._settle_in_doubt(row)
+        async with self.db.transaction() as tx:
+            claimed = (await tx.conn.execute(
+                update(deliveries).where(d.event_id == env.id, d.state == "pending")
+                .values(state="sending", claimed_at=utcnow(), attempts=d.attempts + 1)
+                .returning(*deliveries.c))).all()
+        results = await asyncio.gather(*(self.mailer.send(self._message(row)) for row in claimed),
+                                       return_exceptions=True)
+        failures = [(row, r) for row, r in zip(claimed, results, strict=True) if isinstance(r, BaseException)]
+        sent = [row for row, r in zip(claimed, results, strict=True) if not isinstance(r, BaseException)]
+        now = utcnow()
+        async with self.db.transaction() as tx:
+            if sent:
+                await tx.conn.execute(update(deliveries).where(d.id.in_([r.id for r in sent]))
+                                      .values(state="sent", sent_at=now, last_error=None))
+            for row in sent:
+                done = NotificationSent(delivery_id=row.id, case_id=row.case_id, channel="email",
+                                        template=row.template, recipient_role=row.recipient_role, sent_at=now)
+                await tx.emit(env.follow(source=SOURCE, type="notification.sent.v1",
+                                         data=done.model_dump(mode="json")))
+            for row, exc in failures:  # known failures: back to pending, retried with the message
+                await tx.conn.execute(update(deliveries).where(d.id == row.id)
+                                      .values(state="pending", last_error=str(exc)[:1000]))
+            if not failures:
+                await mark_handled(tx)
+        if failures:
+            errors = [exc for _, exc in failures]
+            retryable = [e for e in errors if not isinstance(e, PermanentError)]
+            raise retryable[0] if retryable else errors[0]
 
     async def _settle_in_doubt(self, row: Any) -> None:
         if row.claimed_at and utcnow() - row.claimed_at < self.unknown_after:
@@ -102,28 +186,6 @@ class EmailDeliveries:
             await tx.conn.execute(update(deliveries).where(deliveries.c.id == row.id, deliveries.c.state == "sending")
                                   .values(state="unknown", last_error="interrupted while sending; not resent"))
         log.error("delivery %s outcome unknown (interrupted while sending); not resent", row.id)
-
-    async def _send(self, row: Any, env: Envelope) -> None:
-        async with self.db.transaction() as tx:
-            claimed = await tx.conn.execute(
-                update(deliveries).where(deliveries.c.id == row.id, deliveries.c.state == "pending")
-                .values(state="sending", claimed_at=utcnow(), attempts=deliveries.c.attempts + 1))
-        if claimed.rowcount == 0:
-            return  # another replica took it
-        try:
-            await self.mailer.send(self._message(row))
-        except (Retryable, PermanentError) as exc:
-            async with self.db.transaction() as tx:
-                await tx.conn.execute(update(deliveries).where(deliveries.c.id == row.id)
-                                      .values(state="pending", last_error=str(exc)[:1000]))
-            raise
-        now = utcnow()
-        async with self.db.transaction() as tx:
-            await tx.conn.execute(update(deliveries).where(deliveries.c.id == row.id)
-                                  .values(state="sent", sent_at=now, last_error=None))
-            sent = NotificationSent(delivery_id=row.id, case_id=row.case_id, channel="email", template=row.template,
-                                    recipient_role=row.recipient_role, sent_at=now)
-            await tx.emit(env.follow(source=SOURCE, type="notification.sent.v1", data=sent.model_dump(mode="json")))
 
     def _message(self, row: Any) -> EmailMessage:
         subject, body = self.renderer.render(row.template, row.language, row.context)
@@ -146,4 +208,8 @@ def build_handlers(emails: EmailDeliveries) -> dict[str, Any]:
     return {"case.created.v1": on_case_created,
             "user.upserted.v1": on_user_upserted,
             "case.deadline_set.v1": emails.handler(plan_deadline_emails),
-            "user.invited.v1": emails.handler(plan_invitation_email)}
+            "user.invited.v1": emails.handler(plan_invitation_email),
+            "task.created.v1": emails.handler(plan_task_email),
+            "case.finished.v1": emails.handler(plan_finished_emails),
+            "case.mail_requested.v1": emails.handler(plan_requested_mail),
+            "case.assigned.v1": on_case_assigned}

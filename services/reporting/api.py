@@ -1,16 +1,20 @@
-"""reporting's HTTP API: case counts by status and by type for a tenant."""
+"""reporting's HTTP API: reports for the caller's tenant (from the token), built from events."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel
 from sqlalchemy import func, select
 
 from services.reporting import domain
 from services.reporting.adapters.db import case_facts
+from services.reporting.adapters.priority_tables import priority_changes
 from shared.auth import TokenClaims, token_claims
-from shared.problems import language
+from shared.problems import Problem, language
 from shared.runtime import runtime_of
 
 router = APIRouter(tags=["reports"])
@@ -34,3 +38,39 @@ async def case_counts(request: Request, claims: Claims) -> domain.CaseCounts:
         tenant=tenant, total=sum(n for _, n in by_status),
         by_status=[domain.CountRow(key=s, label=domain.status_label(s, lang), count=n) for s, n in by_status],
         by_type=[domain.CountRow(key=c, label=name, count=n) for c, name, n in by_type])
+
+
+class PriorityChangeOut(BaseModel):
+    case_id: uuid.UUID
+    at: datetime
+    by: uuid.UUID | None
+    by_name: str | None
+    old: str
+    new: str
+    raised: bool
+    reason: str | None
+    reason_text: str | None
+
+
+@router.get("/reports/priority-changes", response_model=list[PriorityChangeOut])
+async def priority_changes_report(request: Request, claims: Claims,
+                                  since: Annotated[datetime | None, Query(alias="from")] = None,
+                                  until: Annotated[datetime | None, Query(alias="to")] = None,
+                                  raised_only: bool = False,
+                                  limit: Annotated[int, Query(ge=1, le=5000)] = 1000) -> list[PriorityChangeOut]:
+    """R0.5: who changed which priorities, when and why — to find misuse. Admins and supervisors."""
+    if not claims.roles & {"admin", "supervisor"}:
+        raise Problem(403, "forbidden", ("Acción no permitida", "Forbidden"),
+                      ("Sólo administradores y supervisores ven este reporte.",
+                       "Only administrators and supervisors see this report."))
+    pc = priority_changes.c
+    q = select(priority_changes).where(pc.tenant == claims.tenant).order_by(pc.at.desc(), pc.id.desc()).limit(limit)
+    if since is not None:
+        q = q.where(pc.at >= since)
+    if until is not None:
+        q = q.where(pc.at < until)
+    if raised_only:
+        q = q.where(pc.raised.is_(True))
+    async with runtime_of(request).db.engine.connect() as conn:
+        rows = (await conn.execute(q)).all()
+    return [PriorityChangeOut.model_validate(r, from_attributes=True) for r in rows]

@@ -31,7 +31,12 @@ class PermanentError(Exception):
 
 
 class Retryable(Exception):
-    """A handler error expected to pass (a dependency not there yet, a provider busy)."""
+    """A handler error expected to pass (a provider busy): retried through the retry queues."""
+
+
+class NotYet(Retryable):
+    """What the event is about has not reached this service yet (events from different services
+    can overtake each other): retried in place for a moment first, then like any Retryable."""
 
 
 MessageHandler = Callable[[Envelope], Awaitable[None]]

@@ -8,11 +8,16 @@ only after that commit.
 
 A handler with an outside effect that cannot roll back (sending an e-mail) declares
 ``after_commit``: ``handle`` records what is to be done (idempotently, e.g. one delivery row per
-recipient) and commits; ``after_commit`` does it, guarding each effect with its own state; the
-inbox row is written last. A failure in either raises, and the bus retries the whole message."""
+recipient) and commits; ``after_commit(env, mark_handled)`` does it, guarding each effect with
+its own state, and calls ``mark_handled(tx)`` in its last transaction to write the inbox row. A
+failure in either raises, and the bus retries the whole message.
+
+A ``NotYet`` error (an event about a case whose ``case.created`` is still being handled next door) is first retried a few times in place, within a second, so that ordinary
+reordering between queues does not cost a trip through a retry queue."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -22,17 +27,24 @@ from sqlalchemy.exc import IntegrityError
 
 from shared.contracts.envelope import Envelope
 from shared.contracts.events import parse_data
-from shared.db import Database, Tx, utcnow
+from shared.db import Database, Tx, insert_ignoring_duplicates, utcnow
+from shared.messaging.bus import NotYet
 
 log = logging.getLogger("atiende.processor")
 
 TxHandler = Callable[[Tx, Envelope], Awaitable[None]]
 
 
+MarkHandled = Callable[[Tx], Awaitable[None]]
+
+
 @dataclass(frozen=True)
 class Handler:
     handle: TxHandler
-    after_commit: Callable[[Envelope], Awaitable[None]] | None = None
+    after_commit: Callable[[Envelope, MarkHandled], Awaitable[None]] | None = None
+
+
+QUICK_RETRY_DELAYS_S = (0.05, 0.2, 0.5)
 
 
 class EventProcessor:
@@ -53,10 +65,17 @@ class EventProcessor:
         if handler is None:
             return  # not ours (a binding left from an older version): ack and move on
         parse_data(env.type, env.data)  # contract check: a bad payload is permanent (ValueError)
-        if handler.after_commit is None:
-            await self._atomic(handler, env)
-        else:
-            await self._two_phase(handler, env)
+        for delay in (*QUICK_RETRY_DELAYS_S, None):
+            try:
+                if handler.after_commit is None:
+                    await self._atomic(handler, env)
+                else:
+                    await self._two_phase(handler, env)
+                return
+            except NotYet:
+                if delay is None:
+                    raise
+                await asyncio.sleep(delay)
 
     async def _atomic(self, handler: Handler, env: Envelope) -> None:
         try:
@@ -82,14 +101,18 @@ class EventProcessor:
         async with self.db.transaction() as tx:
             await handler.handle(tx, env)
         assert handler.after_commit is not None
-        await handler.after_commit(env)
-        try:
+        marked = False
+
+        async def mark_handled(tx: Tx) -> None:
+            nonlocal marked
+            await insert_ignoring_duplicates(tx.conn, self.inbox, {"event_id": env.id, "type": env.type,
+                                                                  "handled_at": utcnow()})
+            marked = True
+
+        await handler.after_commit(env, mark_handled)
+        if not marked:  # nothing was left to do: record it on its own
             async with self.db.transaction() as tx:
-                await tx.conn.execute(insert(self.inbox), {"event_id": env.id, "type": env.type,
-                                                          "handled_at": utcnow()})
-        except IntegrityError:
-            self.duplicates += 1  # a concurrent copy finished first; effects were guarded
-            return
+                await mark_handled(tx)
         self.handled += 1
 
 

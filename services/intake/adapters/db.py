@@ -26,8 +26,19 @@ case_types = Table(
     Column("code", String(60), primary_key=True),
     Column("name_es", String(200), nullable=False),
     Column("name_en", String(200), nullable=False),
-    Column("deadline_business_days", Integer, nullable=False),
     Column("active", Boolean, nullable=False, default=True),
+    # The catalog (intake_0003_catalog; rules in services/intake/catalog.py):
+    Column("deadline_unit", String(16), nullable=False, default="business_days"),  # | business_hours
+    Column("deadline_amount", Integer, nullable=False),
+    Column("allowed_channels", JsonType, nullable=True),  # channel codes; NULL: any (R3.2)
+    Column("pinned", JsonType, nullable=True),  # {category, area, priority, document_class} (R3.2)
+    Column("default_priority", String(16), nullable=False, default="normal"),
+    Column("is_follow_up", Boolean, nullable=False, default=False),  # R3.1
+    Column("requires_attachments_to_finish", Boolean, nullable=False, default=False),  # R1.2
+    Column("required_fields", JsonType, nullable=True),  # e.g. ["contact.phone"] (R3.2)
+    Column("projects", JsonType, nullable=True),  # project codes; NULL: every project (R4.2)
+    Column("version", Integer, nullable=False, default=1),
+    Column("updated_at", UTCDateTime(), nullable=True),
 )
 
 cases = Table(
@@ -45,6 +56,26 @@ cases = Table(
     Column("responsible_id", Uuid(), nullable=True),
     Column("project", String(60), nullable=True),
     Column("created_by", Uuid(), nullable=True),
+    # issue 4: classification, association, dates, follow-ups (intake_0004_cases)
+    Column("interaction_id", Uuid(), nullable=True),
+    Column("party_id", Uuid(), nullable=True),
+    Column("asset_id", Uuid(), nullable=True),
+    Column("association", String(20), nullable=True),  # owner | lessee | property | non_owner | party | asset
+    Column("channel", String(40), nullable=True),
+    Column("category_path", JsonType, nullable=True),  # up to three levels
+    Column("area", String(60), nullable=True),
+    Column("document_class", String(30), nullable=False, default="request"),
+    Column("start_date", Date(), nullable=True),
+    Column("customer_commitment_date", Date(), nullable=True),
+    Column("internal_commitment_date", Date(), nullable=True),
+    Column("explicit_due_date", Date(), nullable=True),  # an admin's own deadline instead of the type's rule
+    Column("not_satisfied", Boolean, nullable=False, default=False),
+    Column("follow_up_of", Uuid(), nullable=True),
+    Column("follow_up_kind", String(40), nullable=True),
+    Column("answered_at", UTCDateTime(), nullable=True),  # first execution: "the area answered" (R3.3)
+    Column("finished_at", UTCDateTime(), nullable=True),
+    Column("updated_at", UTCDateTime(), nullable=True),
+    Column("version", Integer, nullable=False, default=1),
     Column("priority", String(16), nullable=False),
     Column("status", String(24), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),

@@ -2,8 +2,24 @@
 
 from fastapi import APIRouter
 
-from services.intake.api import api_keys, auth, cases, tenants, users
+from services.intake.api import (
+    api_keys,
+    assets,
+    attachments,
+    auth,
+    case_actions,
+    cases,
+    catalog,
+    followups,
+    inbox,
+    interactions,
+    parties,
+    tasks,
+    tenants,
+    users,
+)
 
 router = APIRouter()
-for module in (auth, tenants, users, api_keys, cases):
+for module in (auth, tenants, users, api_keys, catalog, cases, case_actions, parties, assets,
+               interactions, tasks, attachments, followups, inbox):
     router.include_router(module.router)

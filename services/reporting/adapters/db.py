@@ -1,6 +1,6 @@
 """reporting's tables (schema ``reporting``): one row per case, kept from events."""
 
-from sqlalchemy import Column, Index, Integer, MetaData, String, Table, Uuid
+from sqlalchemy import Boolean, Column, Index, Integer, MetaData, String, Table, Uuid
 
 from shared.db import UTCDateTime
 from shared.outbox import messaging_tables
@@ -24,3 +24,32 @@ case_facts = Table(
 )
 Index("case_facts_tenant_status", case_facts.c.tenant, case_facts.c.status)
 Index("case_facts_tenant_type", case_facts.c.tenant, case_facts.c.type_code)
+
+# Copies of intake's parties and assets (party.upserted.v1, asset.upserted.v1), for reports per
+# supply, prospect or stakeholder (R2.9). ``updated_at`` orders the copies: an older event never
+# overwrites a newer one.
+party_facts = Table(
+    "party_facts", metadata,
+    Column("party_id", Uuid(), primary_key=True),
+    Column("tenant", String(60), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("internal", Boolean, nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("restricted", Boolean, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+Index("party_facts_tenant_kind", party_facts.c.tenant, party_facts.c.kind)
+
+asset_facts = Table(
+    "asset_facts", metadata,
+    Column("asset_id", Uuid(), primary_key=True),
+    Column("tenant", String(60), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("code", String(80), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("party_id", Uuid(), nullable=True),
+    Column("active", Boolean, nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+Index("asset_facts_tenant_kind", asset_facts.c.tenant, asset_facts.c.kind)

@@ -2,7 +2,7 @@
 
 from sqlalchemy import Column, Date, Integer, MetaData, String, Table, Uuid
 
-from shared.db import UTCDateTime
+from shared.db import JsonType, UTCDateTime
 from shared.outbox import messaging_tables
 from shared.timers import timer_table
 
@@ -23,4 +23,18 @@ case_deadlines = Table(
     Column("due_date", Date(), nullable=False),
     Column("due_at", UTCDateTime(), nullable=False),
     Column("overdue_at", UTCDateTime(), nullable=True),
+)
+
+# Each tenant's business calendar, copied from catalog.calendar_changed.v1 (highest version wins).
+tenant_calendars = Table(
+    "tenant_calendars", metadata,
+    Column("tenant", String(60), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("country", String(2), nullable=False),
+    Column("timezone", String(60), nullable=False),
+    Column("extra_closed_days", JsonType, nullable=False),  # ISO dates
+    Column("work_days", JsonType, nullable=False),  # ISO weekdays, 1 = Monday
+    Column("work_start", String(5), nullable=False),  # "HH:MM" local
+    Column("work_end", String(5), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
 )

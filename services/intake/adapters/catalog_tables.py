@@ -1,0 +1,227 @@
+"""The catalog's tables (schema ``intake``) and the writes the API and the seed share: each
+write bumps the entry's version and emits its ``catalog.*_changed.v1`` event in the same
+transaction, so workflow, notifier and reporting can keep their own copies.
+
+``case_types`` itself is declared in db.py (it predates the catalog); its catalog columns come
+from migration intake_0003_catalog."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import time
+from typing import Any
+
+from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table, Uuid, select, update
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.intake.adapters.db import SCHEMA, case_types, metadata, tenants
+from shared.contracts.envelope import Envelope
+from shared.contracts.events import (
+    AreaChanged,
+    CalendarChanged,
+    CaseTypeChanged,
+    CategoryChanged,
+    ChannelChanged,
+    ClosedDay,
+    DeadlineRule,
+    PinnedFields,
+    ProjectChanged,
+)
+from shared.db import JsonType, Tx, UTCDateTime, insert_ignoring_duplicates, utcnow
+from shared.logs import correlation_id
+
+SOURCE = "atiende/intake"
+
+
+def _entry_table(name: str, *extra: Column[Any]) -> Table:
+    return Table(
+        name, metadata,
+        Column("tenant", String(60), ForeignKey(f"{SCHEMA}.tenants.slug"), primary_key=True),
+        Column("code", String(60), primary_key=True),
+        Column("name_es", String(200), nullable=False),
+        Column("name_en", String(200), nullable=False),
+        *extra,
+        Column("active", Boolean, nullable=False),
+        Column("version", Integer, nullable=False),
+        Column("updated_at", UTCDateTime(), nullable=False),
+    )
+
+
+channels = _entry_table("channels")
+areas = _entry_table("areas", Column("head_user_id", Uuid(), nullable=True))
+projects = _entry_table("projects")
+
+categories = Table(
+    "categories", metadata,
+    Column("id", Uuid(), primary_key=True),
+    Column("tenant", String(60), ForeignKey(f"{SCHEMA}.tenants.slug"), nullable=False),
+    Column("parent_id", Uuid(), ForeignKey(f"{SCHEMA}.categories.id"), nullable=True),
+    Column("code", String(60), nullable=False),
+    Column("path", String(200), nullable=False),  # codes from the root, "/"-joined; never changes
+    Column("level", Integer, nullable=False),  # 1..3
+    Column("name_es", String(200), nullable=False),
+    Column("name_en", String(200), nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+Index("categories_tenant_path", categories.c.tenant, categories.c.path, unique=True)
+
+# The tenant's country and time zone stay on ``tenants`` (case.created.v1 carries them); the
+# rest of the business calendar is here.
+calendars = Table(
+    "calendars", metadata,
+    Column("tenant", String(60), ForeignKey(f"{SCHEMA}.tenants.slug"), primary_key=True),
+    Column("extra_closed_days", JsonType, nullable=False),  # [{"date": "YYYY-MM-DD", "name": …}]
+    Column("work_days", JsonType, nullable=False),  # ISO weekdays, 1 = Monday
+    Column("work_start", String(5), nullable=False),  # "HH:MM", local time
+    Column("work_end", String(5), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+ENTRY_TABLES = {"channel": channels, "area": areas, "project": projects}
+_ENTRY_EVENTS = {"channel": ChannelChanged, "area": AreaChanged, "project": ProjectChanged}
+
+
+async def _emit(tx: Tx, tenant: str, event_type: str, subject: str, data: Any) -> None:
+    await tx.emit(Envelope(source=SOURCE, type=event_type, subject=subject, tenant=tenant,
+                           correlationid=correlation_id.get(), data=data.model_dump(mode="json")))
+
+
+# -- channels, areas, projects ---------------------------------------------------------------
+async def get_entry(conn: AsyncConnection, kind: str, tenant: str, code: str) -> Row[Any] | None:
+    t = ENTRY_TABLES[kind]
+    return (await conn.execute(select(t).where(t.c.tenant == tenant, t.c.code == code))).first()
+
+
+async def active_codes(conn: AsyncConnection, kind: str, tenant: str, codes: set[str]) -> set[str]:
+    """Which of ``codes`` are active entries of the tenant."""
+    if not codes:
+        return set()
+    t = ENTRY_TABLES[kind]
+    rows = await conn.execute(select(t.c.code).where(t.c.tenant == tenant, t.c.code.in_(codes), t.c.active.is_(True)))
+    return {r.code for r in rows}
+
+
+async def save_entry(tx: Tx, kind: str, tenant: str, code: str, values: dict[str, Any], *, create: bool) -> Row[Any]:
+    """Insert (``create``) or change an entry, bump its version and emit its event."""
+    t = ENTRY_TABLES[kind]
+    now = utcnow()
+    if create:
+        await tx.conn.execute(t.insert().values(tenant=tenant, code=code, version=1, updated_at=now,
+                                                **{"active": True, **values}))
+    else:
+        await tx.conn.execute(update(t).where(t.c.tenant == tenant, t.c.code == code)
+                              .values(version=t.c.version + 1, updated_at=now, **values))
+    row = await get_entry(tx.conn, kind, tenant, code)
+    assert row is not None
+    data = {k: getattr(row, k) for k in _ENTRY_EVENTS[kind].model_fields}
+    await _emit(tx, tenant, f"catalog.{kind}_changed.v1", code, _ENTRY_EVENTS[kind](**data))
+    return row
+
+
+# -- categories ------------------------------------------------------------------------------
+async def category_by_path(conn: AsyncConnection, tenant: str, path: str) -> Row[Any] | None:
+    return (await conn.execute(select(categories).where(categories.c.tenant == tenant,
+                                                        categories.c.path == path))).first()
+
+
+async def category_by_id(conn: AsyncConnection, tenant: str, category_id: uuid.UUID) -> Row[Any] | None:
+    return (await conn.execute(select(categories).where(categories.c.tenant == tenant,
+                                                        categories.c.id == category_id))).first()
+
+
+def _parent_path(path: str) -> str | None:
+    return path.rsplit("/", 1)[0] if "/" in path else None
+
+
+async def save_category(tx: Tx, tenant: str, values: dict[str, Any], *, category_id: uuid.UUID | None = None,
+                        parent: Row[Any] | None = None) -> Row[Any]:
+    """Create a node under ``parent`` (``category_id`` None; ``values`` has code and names) or
+    change one (names, active). Emits catalog.category_changed.v1."""
+    now = utcnow()
+    if category_id is None:
+        category_id = uuid.uuid4()
+        code = values["code"]
+        await tx.conn.execute(categories.insert().values(
+            id=category_id, tenant=tenant, parent_id=parent.id if parent else None, code=code,
+            path=f"{parent.path}/{code}" if parent else code, level=parent.level + 1 if parent else 1,
+            name_es=values["name_es"], name_en=values["name_en"], active=True, version=1, updated_at=now))
+    else:
+        await tx.conn.execute(update(categories).where(categories.c.id == category_id)
+                              .values(version=categories.c.version + 1, updated_at=now, **values))
+    row = await category_by_id(tx.conn, tenant, category_id)
+    assert row is not None
+    await _emit(tx, tenant, "catalog.category_changed.v1", row.path, CategoryChanged(
+        id=row.id, code=row.code, path=row.path, parent_path=_parent_path(row.path), level=row.level,
+        name_es=row.name_es, name_en=row.name_en, active=row.active, version=row.version))
+    return row
+
+
+async def has_active_children(conn: AsyncConnection, category_id: uuid.UUID) -> bool:
+    return (await conn.execute(select(categories.c.id).where(categories.c.parent_id == category_id,
+                                                             categories.c.active.is_(True)).limit(1))).first() is not None
+
+
+# -- case types ------------------------------------------------------------------------------
+async def get_case_type(conn: AsyncConnection, tenant: str, code: str) -> Row[Any] | None:
+    return (await conn.execute(select(case_types).where(case_types.c.tenant == tenant,
+                                                        case_types.c.code == code))).first()
+
+
+def case_type_event(row: Any) -> CaseTypeChanged:
+    return CaseTypeChanged(
+        code=row.code, name_es=row.name_es, name_en=row.name_en, active=row.active, version=row.version,
+        deadline=DeadlineRule(unit=row.deadline_unit, amount=row.deadline_amount),
+        allowed_channels=row.allowed_channels, pinned=PinnedFields(**(row.pinned or {})),
+        default_priority=row.default_priority, is_follow_up=row.is_follow_up,
+        requires_attachments_to_finish=row.requires_attachments_to_finish,
+        required_fields=list(row.required_fields or []), projects=row.projects)
+
+
+async def save_case_type(tx: Tx, tenant: str, code: str, values: dict[str, Any], *, create: bool) -> Row[Any]:
+    """Insert or change a case type (values already checked), bump its version, emit its event."""
+    now = utcnow()
+    if create:
+        await tx.conn.execute(case_types.insert().values(tenant=tenant, code=code, version=1, updated_at=now,
+                                                         **{"active": True, **values}))
+    else:
+        await tx.conn.execute(update(case_types).where(case_types.c.tenant == tenant, case_types.c.code == code)
+                              .values(version=case_types.c.version + 1, updated_at=now, **values))
+    row = await get_case_type(tx.conn, tenant, code)
+    assert row is not None
+    await _emit(tx, tenant, "catalog.case_type_changed.v1", code, case_type_event(row))
+    return row
+
+
+# -- business calendar -----------------------------------------------------------------------
+async def get_calendar(conn: AsyncConnection, tenant: str) -> Row[Any] | None:
+    """The tenant's calendar: its country and time zone (from ``tenants``) and the rest (None
+    columns when it has never been set)."""
+    return (await conn.execute(
+        select(tenants.c.slug, tenants.c.country, tenants.c.timezone, calendars.c.extra_closed_days,
+               calendars.c.work_days, calendars.c.work_start, calendars.c.work_end, calendars.c.version,
+               calendars.c.updated_at)
+        .select_from(tenants.outerjoin(calendars, calendars.c.tenant == tenants.c.slug))
+        .where(tenants.c.slug == tenant))).first()
+
+
+async def save_calendar(tx: Tx, tenant: str, *, country: str, timezone: str, extra_closed_days: list[ClosedDay],
+                        work_days: list[int], work_start: time, work_end: time) -> Row[Any]:
+    """Replace the tenant's calendar, bump its version and emit catalog.calendar_changed.v1."""
+    now = utcnow()
+    await tx.conn.execute(update(tenants).where(tenants.c.slug == tenant).values(country=country, timezone=timezone))
+    values = {"extra_closed_days": [d.model_dump(mode="json") for d in extra_closed_days],
+              "work_days": list(work_days), "work_start": work_start.strftime("%H:%M"),
+              "work_end": work_end.strftime("%H:%M"), "updated_at": now}
+    if not await insert_ignoring_duplicates(tx.conn, calendars, {"tenant": tenant, "version": 1, **values}):
+        await tx.conn.execute(update(calendars).where(calendars.c.tenant == tenant)
+                              .values(version=calendars.c.version + 1, **values))
+    row = await get_calendar(tx.conn, tenant)
+    assert row is not None
+    await _emit(tx, tenant, "catalog.calendar_changed.v1", tenant, CalendarChanged(
+        country=country, timezone=timezone, extra_closed_days=extra_closed_days, work_days=list(work_days),
+        work_start=work_start, work_end=work_end, version=row.version))
+    return row

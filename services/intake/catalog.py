@@ -1,0 +1,145 @@
+"""The catalog's rules ("mantenedores", R4.2, R3.2, R0.3). Plain Python: no I/O.
+
+What admins maintain per tenant: channels, areas (with a head user), projects or business
+lines, a category tree of up to three levels, case types with their deadline rule and, for
+typified kinds (R3.2), the channels allowed and the fields they pin; and the business calendar.
+The API (services/intake/api/catalog.py) checks input against these rules and answers field by
+field; the case API can use ``case_type_problems`` to apply a type to a case being entered."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import time
+from typing import Any
+
+Text = tuple[str, str]  # (es, en)
+
+# Priorities a case type may set (default or pinned). R0.3: a case is never *created* urgent
+# (raising to urgent is a separate, justified change), so no type may start one there.
+PRIORITIES = ("low", "normal", "high", "urgent")
+CREATABLE_PRIORITIES = ("low", "normal", "high")
+
+# Document classes a typified kind may pin (R3.2: "clase de documento": Reclamo).
+DOCUMENT_CLASSES: dict[str, Text] = {
+    "complaint": ("Reclamo", "Complaint"),
+    "request": ("Solicitud", "Request"),
+    "inquiry": ("Consulta", "Inquiry"),
+    "suggestion": ("Sugerencia", "Suggestion"),
+    "compliment": ("Felicitación", "Compliment"),
+}
+
+# Case fields a type may make mandatory (R3.2: contact name, phone, e-mail and description).
+REQUIRED_FIELD_CHOICES = ("contact.phone", "contact.email", "description", "project")
+
+MAX_CATEGORY_DEPTH = 3  # R3.2: Medidor > Cobranza > Gestión de cobranza
+PATH_SEPARATOR = "/"
+
+# A deadline beyond these is a typo, not a service level.
+MAX_DEADLINE = {"business_days": 365, "business_hours": 2000}
+
+DEFAULT_WORK_DAYS = (1, 2, 3, 4, 5)  # ISO weekdays: Monday to Friday
+DEFAULT_WORK_START = time(9, 0)
+DEFAULT_WORK_END = time(18, 0)
+
+
+def split_path(path: str) -> list[str]:
+    """``"medidor/cobranza/gestion-cobranza"`` → its codes (surrounding blanks and slashes ignored)."""
+    return [p.strip() for p in path.strip().strip(PATH_SEPARATOR).split(PATH_SEPARATOR)]
+
+
+def join_path(codes: Sequence[str]) -> str:
+    return PATH_SEPARATOR.join(codes)
+
+
+def child_path(parent_path: str | None, code: str) -> str:
+    return code if not parent_path else join_path([*split_path(parent_path), code])
+
+
+def path_depth_problem(parent_level: int | None) -> Text | None:
+    """A new node under a parent at ``parent_level`` (None: a root) must stay within three levels."""
+    if parent_level is not None and parent_level >= MAX_CATEGORY_DEPTH:
+        return (f"Las categorías tienen como máximo {MAX_CATEGORY_DEPTH} niveles.",
+                f"Categories have at most {MAX_CATEGORY_DEPTH} levels.")
+    return None
+
+
+def deadline_problem(unit: str, amount: int) -> Text | None:
+    """R4.2: the type's deadline rule, N business days or N business hours, N ≥ 1 and sensible."""
+    top = MAX_DEADLINE[unit]
+    if amount < 1 or amount > top:
+        word = ("días hábiles", "business days") if unit == "business_days" else ("horas hábiles", "business hours")
+        return (f"El plazo debe estar entre 1 y {top} {word[0]}.", f"The deadline must be 1 to {top} {word[1]}.")
+    return None
+
+
+def priority_problem(priority: str | None) -> Text | None:
+    """R0.3: creating a case as urgent is forbidden, so no type may default or pin it."""
+    if priority == "urgent":
+        return ("Una solicitud nunca se crea con prioridad urgente (R0.3); se eleva después, con un motivo.",
+                "A case is never created urgent (R0.3); it is raised later, with a reason.")
+    return None
+
+
+def effective_default_priority(default: str | None, pinned: str | None) -> tuple[str | None, Text | None]:
+    """The priority a type's cases start with: the pinned one if any (R3.2), else the default
+    (normal when unset, R0.3). A default that contradicts the pinned priority is a mistake."""
+    if pinned is not None:
+        if default is not None and default != pinned:
+            return None, ("La prioridad por defecto contradice la prioridad fijada del tipo.",
+                          "The default priority contradicts the type's pinned priority.")
+        return pinned, None
+    return default or "normal", None
+
+
+def working_hours_problem(start: time, end: time) -> Text | None:
+    if start >= end:
+        return ("La hora de término debe ser posterior a la de inicio.", "The end time must be after the start time.")
+    return None
+
+
+def duplicates(values: Iterable[Any]) -> list[int]:
+    """Positions of values already seen earlier in the sequence."""
+    seen: set[Any] = set()
+    out = []
+    for i, v in enumerate(values):
+        if v in seen:
+            out.append(i)
+        seen.add(v)
+    return out
+
+
+# -- applying a case type to a case being entered (for the case API) --------------------------
+@dataclass(frozen=True)
+class CaseTypeRules:
+    allowed_channels: tuple[str, ...] | None  # None: any active channel
+    projects: tuple[str, ...] | None  # None: any project
+    required_fields: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, row: Any) -> CaseTypeRules:
+        """From a ``case_types`` row."""
+        return cls(allowed_channels=tuple(row.allowed_channels) if row.allowed_channels is not None else None,
+                   projects=tuple(row.projects) if row.projects is not None else None,
+                   required_fields=tuple(row.required_fields or ()))
+
+
+def case_type_problems(rules: CaseTypeRules, *, channel: str | None, project: str | None,
+                       present: Iterable[str] = ()) -> list[tuple[str, Text, str]]:
+    """What a case of this type breaks, as (field, (es, en), code): a channel the type does not
+    allow (R3.2: in person is not allowed for collections management), a project outside the
+    type's scope (R4.2), or a field the type requires left empty (R3.2). ``present`` names the
+    fields the case has (``"contact.phone"``…)."""
+    out: list[tuple[str, Text, str]] = []
+    if channel is not None and rules.allowed_channels is not None and channel not in rules.allowed_channels:
+        out.append(("channel", ("Este tipo de solicitud no se recibe por ese canal.",
+                                "This case type is not accepted through that channel."), "channel_not_allowed"))
+    if rules.projects is not None and project not in rules.projects:
+        out.append(("project", ("Este tipo de solicitud no existe en ese proyecto.",
+                                "This case type does not exist in that project."), "type_not_in_project"))
+    have = set(present)
+    for f in rules.required_fields:
+        if f not in have:
+            out.append((f, ("Este tipo de solicitud exige este dato.", "This case type requires this field."),
+                        "required_by_type"))
+    return out
