@@ -26,7 +26,7 @@ What runs (PostgreSQL and RabbitMQ on 127.0.0.1, as the integration tests use th
      deleted (--keep keeps the database).
 
 Usage: .venv/bin/python bench/inbox.py [--size 1000000] [--noise 100000] [--reps 25] [--keep]
-Bounded: about 4–6 minutes here (the load and index builds are most of it)."""
+Bounded: about 3 minutes here (the load and the index builds are most of it)."""
 
 from __future__ import annotations
 

@@ -275,3 +275,23 @@ async def test_r3_2_collections_management_pins_its_fields_and_refuses_in_person
     case = r.json()
     assert case["priority"] == "high" and case["document_class"] == "complaint"
     assert case["category_path"] == ["medidor", "cobranza", "gestion-cobranza"] and case["area"] == "gestion-clientes"
+
+
+@pytest.mark.integration
+async def test_r4_2_association_names_its_party_or_property(rabbit_system: System) -> None:
+    c = rabbit_system.intake
+    admin = await rabbit_system.auth("admin")
+    r = await c.post("/cases", headers=admin, json=case_body(10, association="owner"))
+    assert r.status_code == 422 and r.json()["errors"][0]["code"] == "association"
+    party = (await c.post("/parties", headers=admin, json={"kind": "owner", "name": "Propietaria Demo"})).json()["id"]
+    asset = await c.post("/assets", headers=admin, json={"kind": "property", "code": "DEPTO-1204",
+                                                         "name": "Depto 1204", "party_id": party})
+    assert asset.status_code == 201, asset.text
+    r = await c.post("/cases", headers=admin, json=case_body(10, association="owner", party_id=party,
+                                                            asset_id=asset.json()["id"]))
+    assert r.status_code == 201 and r.json()["association"] == "owner" and r.json()["asset_id"] == asset.json()["id"]
+    gas = await rabbit_system.auth("admin", "gas-demo")
+    other = {**case_body(11, association="property", asset_id=asset.json()["id"]), "type": "gestion-cobranza",
+             "responsible_email": demo("ejecutiva", "gas-demo"), "channel": "telefono"}
+    r = await c.post("/cases", headers=gas, json=other)
+    assert r.status_code == 422 and r.json()["errors"][0]["code"] == "unknown_asset"

@@ -23,6 +23,8 @@ Indexes (migration intake_0005_inbox) and how the queries meet them:
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import uuid
 from dataclasses import dataclass, field
@@ -51,7 +53,7 @@ from sqlalchemy.sql.elements import ClauseElement
 from services.intake.access import Principal
 from services.intake.adapters.db import cases
 from services.intake.adapters.party_tables import parties, party_visible
-from services.intake.lifecycle import FINISHED, IN_PROGRESS
+from services.intake.lifecycle import FINISHED, IN_PROGRESS, Status
 from shared.db import UTCDateTime
 
 # -- copies of the index expressions of migration intake_0005_inbox (keep them identical) --------
@@ -65,7 +67,6 @@ _PLAIN = "AAAAEEEEIIIIOOOOUUUUNCaaaaeeeeiiiioooouuuunc"
 _DOC = "contact_name || ' ' || contact_email || ' ' || coalesce(contact_phone, '') || ' ' || number || ' ' || subject"
 SEARCH_DOC_PG = f"lower(translate({_DOC}, '{_ACCENTED}', '{_PLAIN}'))"
 
-FAR_FUTURE = datetime(9999, 12, 31, tzinfo=UTC)  # DUE_KEY's stand-in for "no deadline yet"
 COUNT_CAP = 10_000
 SEARCH_COUNT_CAP = 1_000  # a text search's matches are checked in the table: fewer before estimating
 _FOLD = str.maketrans(_ACCENTED, _PLAIN)
@@ -109,7 +110,10 @@ class Sql:
         return func.json_extract(cases.c.category_path, f"$[{int(level)}]")
 
     def statuses(self, values: tuple[str, ...]) -> ColumnElement[bool]:
-        # Literal values (from the Status enum, never user text): see the module's doc.
+        # Literal values, so that partial indexes apply (see the module's doc): only known states.
+        unknown = set(values) - {s.value for s in Status}
+        if unknown or not values:
+            raise ValueError(f"not case states: {sorted(unknown) or values}")
         return cases.c.status.in_([literal_column(f"'{v}'") for v in values])
 
 
@@ -133,8 +137,6 @@ class BadCursor(ValueError):
 
 
 def encode_cursor(sort: str, row: Any) -> str:
-    import base64
-
     name = sort.lstrip("-")
     keys: list[Any]
     if name == "deadline":
@@ -150,9 +152,6 @@ def encode_cursor(sort: str, row: Any) -> str:
 def decode_cursor(cursor: str, sort: str) -> list[Any]:
     """The key values after which the next page starts; ``BadCursor`` if malformed or made for
     another sort."""
-    import base64
-    import binascii
-
     try:
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         keys = data["k"]

@@ -10,12 +10,13 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from services.intake import domain, lifecycle
 from services.intake.access import CaseAction, Principal, can_act_on_case, can_create_case
 from services.intake.adapters import repository as repo
-from services.intake.adapters.party_tables import can_see_party_id
+from services.intake.adapters.party_tables import assets, can_see_party_id
 from services.intake.api.deps import CurrentPrincipal
 from services.intake.catalog import CaseTypeRules, case_type_problems, effective_default_priority
 from shared.contracts.envelope import Envelope
@@ -63,6 +64,9 @@ class CaseIn(BaseModel):
     due_date: date | None = Field(default=None, description="An explicit deadline instead of the type's rule (admins)")
     interaction_id: uuid.UUID | None = Field(default=None, description="R2.3: the interaction it answers")
     party_id: uuid.UUID | None = None
+    asset_id: uuid.UUID | None = Field(default=None, description="e.g. the property of an owner's request")
+    association: Literal["owner", "lessee", "property", "non_owner", "party", "asset"] | None = Field(
+        default=None, description="R4.2: who or what the request is about")
     follow_up_of: uuid.UUID | None = Field(default=None, description="R3.1: the original case")
     not_satisfied: bool = Field(default=False, description="R0.1: customer not satisfied with the solution")
 
@@ -70,6 +74,10 @@ class CaseIn(BaseModel):
     def _one_responsible(self) -> CaseIn:
         if (self.responsible_id is None) == (self.responsible_email is None):
             raise PydanticCustomError("responsible", "give responsible_id or responsible_email (exactly one)")
+        if self.association == "property" and self.asset_id is None:
+            raise PydanticCustomError("association", "a request about a property names the property (asset_id)")
+        if self.association in ("owner", "lessee", "non_owner", "party") and self.party_id is None:
+            raise PydanticCustomError("association", "this association names the party (party_id)")
         if self.internal_commitment_date and self.customer_commitment_date \
                 and self.internal_commitment_date >= self.customer_commitment_date:
             raise PydanticCustomError("commitment_dates", "the internal date must be earlier than the customer's")
@@ -107,6 +115,8 @@ class CaseOut(BaseModel):
     internal_commitment_date: date | None = None
     interaction_id: uuid.UUID | None = None
     party_id: uuid.UUID | None = None
+    asset_id: uuid.UUID | None = None
+    association: str | None = None
     follow_up_of: uuid.UUID | None = None
     not_satisfied: bool = False
     answered_at: datetime | None = None
@@ -126,7 +136,8 @@ def case_out(row: Any) -> CaseOut:
         priority=row.priority, status=row.status, channel=row.channel, category_path=row.category_path,
         area=row.area, document_class=row.document_class, start_date=row.start_date,
         customer_commitment_date=row.customer_commitment_date, internal_commitment_date=row.internal_commitment_date,
-        interaction_id=row.interaction_id, party_id=row.party_id, follow_up_of=row.follow_up_of,
+        interaction_id=row.interaction_id, party_id=row.party_id, asset_id=row.asset_id, association=row.association,
+        follow_up_of=row.follow_up_of,
         not_satisfied=row.not_satisfied, answered_at=row.answered_at, finished_at=row.finished_at,
         allowed_actions=[a.value for a in lifecycle.allowed_actions(lifecycle.Status(row.status))],
         created_at=row.created_at,
@@ -197,6 +208,13 @@ async def create_case(body: CaseIn, request: Request, p: CurrentPrincipal,
             if not await can_see_party_id(conn, p, body.party_id):  # R2.7: unknown and hidden look alike
                 errors.append(field_error("party_id", ("El cliente o contraparte no existe.", "No such party."),
                                           "unknown_party"))
+    if body.asset_id is not None:
+        async with rt.db.engine.connect() as conn:
+            asset = (await conn.execute(select(assets.c.party_id).where(
+                assets.c.id == body.asset_id, assets.c.tenant == p.tenant))).first()
+            if asset is None or not await can_see_party_id(conn, p, asset.party_id):
+                errors.append(field_error("asset_id", ("La propiedad o activo no existe.", "No such asset."),
+                                          "unknown_asset"))
     if errors:
         raise invalid(*errors)
     assert ctype is not None and responsible is not None
@@ -208,7 +226,8 @@ async def create_case(body: CaseIn, request: Request, p: CurrentPrincipal,
             return _replay(earlier, fingerprint)
     # The number comes from its own short transaction: the tenant's counter row is locked for one
     # statement, not for the whole creation (numbers stay unique; a failed creation leaves a gap).
-    async with rt.db.engine.begin() as conn:
+    async with rt.db.engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")  # one statement, no BEGIN/COMMIT
         number = domain.format_case_number(await repo.next_case_number(conn, p.tenant))
     try:
         async with rt.db.transaction() as tx:
@@ -231,7 +250,7 @@ async def create_case(body: CaseIn, request: Request, p: CurrentPrincipal,
                    "customer_commitment_date": body.customer_commitment_date,
                    "internal_commitment_date": body.internal_commitment_date, "explicit_due_date": body.due_date,
                    "interaction_id": body.interaction_id, "party_id": body.party_id,
-                   "asset_id": None, "association": None, "follow_up_of": body.follow_up_of,
+                   "asset_id": body.asset_id, "association": body.association, "follow_up_of": body.follow_up_of,
                    "follow_up_kind": body.type if body.follow_up_of else None, "not_satisfied": body.not_satisfied,
                    "answered_at": None, "finished_at": None, "updated_at": now, "version": 1}
             await repo.insert_case(tx.conn, row)

@@ -9,10 +9,12 @@ national id (RUT…) in ``q`` also finds the cases of the parties that hold it. 
 AND; a filter given several times (``status=new&status=in_execution``) matches any of its values.
 
 Pages are keyset pages: ``next_cursor`` continues after the last row of this page (stable while
-cases come and go; as fast on page 10,000 as on page 1). ``total`` is exact up to 10,000 cases;
-beyond that it is PostgreSQL's estimate and ``total_exact`` is false. It is computed for the first
-page (no cursor) unless ``count`` says otherwise. Parameters are validated strictly: an unknown
-parameter or a bad value is a 422 problem listing each bad field."""
+cases come and go; as fast on page 10,000 as on page 1). Sorts: deadline (cases whose deadline
+workflow has not set yet come last), entry date, priority (urgent first, then deadline); a leading
+'-' reverses. ``total`` is exact up to 10,000 cases (1,000 with a text search); beyond that it is
+PostgreSQL's estimate and ``total_exact`` is false (SQLite, embedded: always exact). It is
+computed for the first page (no cursor) unless ``count`` says otherwise. Parameters are validated
+strictly: an unknown parameter or a bad value is a 422 problem listing each bad field."""
 
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ from services.intake.adapters import inbox_queries as iq
 from services.intake.api.deps import CurrentPrincipal
 from services.intake.lifecycle import FINISHED, IN_PROGRESS, Priority, Status
 from shared.db import utcnow
-from shared.problems import field_error, invalid
+from shared.problems import field_error, forbidden, invalid
 from shared.runtime import runtime_of
 
 router = APIRouter(tags=["inbox"])
@@ -118,7 +120,7 @@ class InboxPage(BaseModel):
     items: list[InboxItem]
     next_cursor: str | None = Field(description="Pass as cursor for the next page; null on the last page")
     total: int | None = Field(description="Cases matching (all pages); null when not computed")
-    total_exact: bool | None = Field(description="false: total is an estimate (more than 10,000 cases)")
+    total_exact: bool | None = Field(description="false: total is an estimate (over 10,000 cases; 1,000 searching)")
     limit: int
     sort: str
 
@@ -137,9 +139,8 @@ async def my_cases(params: Annotated[MineParams, Query()], request: Request, p: 
     """"My cases": the inbox of the cases where the caller is the responsible (same parameters
     as ``GET /inbox``, without ``responsible``)."""
     if p.user_id is None:
-        raise invalid(field_error("responsible", ("Una clave de API no es responsable de solicitudes.",
-                                                  "An API key is not the responsible of any case."),
-                                  "no_user", where="query"))
+        raise forbidden(("Una clave de API no es responsable de solicitudes.",
+                         "An API key is not the responsible of any case."))
     return await _inbox(request, p, params, ["me"])
 
 
