@@ -43,7 +43,7 @@ from services.intake.adapters.party_tables import (
     visible_parties,
 )
 from services.intake.api.deps import CurrentPrincipal
-from services.intake.domain import CaseStatus
+from services.intake.lifecycle import FINISHED
 from shared.db import Tx, utcnow
 from shared.problems import Problem, field_error, forbidden, invalid, not_found
 from shared.runtime import runtime_of
@@ -530,7 +530,7 @@ async def party_history(party_id: uuid.UUID, request: Request, p: CurrentPrincip
         of_party = select(i.id).where(i.tenant == p.tenant, i.party_id == party_id)
         stmt = select(cases).where(cases.c.tenant == p.tenant,
                                    or_(cases.c.party_id == party_id, cases.c.interaction_id.in_(of_party)))
-        closed = [CaseStatus.FINISHED_SUCCESS.value, CaseStatus.FINISHED_FAILURE.value]
+        closed = [s.value for s in FINISHED]
         if status == "open":
             stmt = stmt.where(cases.c.status.not_in(closed))
         elif status == "closed":
