@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, DateTime, event, insert, text
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.types import TypeDecorator
 
@@ -98,6 +100,18 @@ class Database:
             self.engine = create_async_engine(url, pool_size=pool_size, max_overflow=max(1, pool_size // 2),
                                               pool_recycle=1800, connect_args={"server_settings": {"jit": "off"}})
             self._base_engine = self.engine
+        # Reads outside a unit of work: autocommit, so no BEGIN/ROLLBACK round trips around them
+        # (under READ COMMITTED each statement sees its own snapshot either way).
+        self._reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+
+    def read(self) -> Any:
+        """A connection for reads (``async with db.read() as conn``): no transaction around it.
+        Writes belong in ``transaction()``."""
+        return self._reader.connect()
+
+    def autocommit(self) -> Any:
+        """A connection where each statement commits on its own (a deliberate one-statement write)."""
+        return self._reader.connect()
 
     def on_events_committed(self, callback: Any) -> None:
         """Call ``callback()`` after any transaction that emitted events commits (wakes the relay)."""
@@ -114,7 +128,7 @@ class Database:
                 cb()
 
     async def ping(self) -> None:
-        async with self.engine.connect() as conn:
+        async with self.read() as conn:
             await conn.execute(text("SELECT 1"))
 
     async def migrate(self, script_location: str | Path) -> None:
@@ -159,9 +173,13 @@ def new_id() -> uuid.UUID:
 
 async def insert_ignoring_duplicates(conn: AsyncConnection, table: Table, values: dict[str, Any]) -> bool:
     """INSERT … ON CONFLICT DO NOTHING on either backend; True if a row was inserted."""
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    res = await conn.execute(dialect_insert(table).values(**values).on_conflict_do_nothing())
-    return bool(res.rowcount)
+    return await insert_many_ignoring_duplicates(conn, table, [values]) > 0
+
+
+async def insert_many_ignoring_duplicates(conn: AsyncConnection, table: Table, rows: list[dict[str, Any]]) -> int:
+    """One multi-row INSERT … ON CONFLICT DO NOTHING; returns how many rows were new."""
+    if not rows:
+        return 0
+    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    res = await conn.execute(dialect_insert(table).values(rows).on_conflict_do_nothing())
+    return int(res.rowcount or 0)

@@ -43,7 +43,7 @@ HandlerMap = dict[str, Handler | TxHandler]
 def make_bus(settings: Settings) -> Bus:
     """RabbitMQ when ``ATIENDE_AMQP_URL`` is set, else the embedded in-process bus."""
     kw: dict[str, Any] = {"prefetch": settings.prefetch, "retry_delays_s": settings.retry_delays_s,
-                          "max_attempts": settings.max_attempts}
+                          "max_attempts": settings.max_attempts, "batch": settings.consume_batch}
     if settings.amqp_url:
         return RabbitBus(settings.amqp_url, settings.namespace, publish_timeout_s=settings.publish_timeout_s, **kw)
     return LocalBus(settings.data_dir / "bus.sqlite3", settings.namespace, **kw)

@@ -29,8 +29,10 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1, le=200)
 
     # Messaging tunables.
-    # Messages a consumer handles at once; keep it near the DB pool size (each holds a connection).
-    prefetch: int = Field(default=16, ge=1, le=1000)
+    # Unacknowledged messages the broker hands a service process at once.
+    prefetch: int = Field(default=100, ge=1, le=1000)
+    # Most messages handled in one transaction (what arrived since the last one, up to this).
+    consume_batch: int = Field(default=50, ge=1, le=1000)
     publish_timeout_s: float = Field(default=5.0, gt=0)
     relay_batch: int = Field(default=100, ge=1, le=5000)
     relay_idle_poll_s: float = Field(default=1.0, gt=0)

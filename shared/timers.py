@@ -65,9 +65,11 @@ def create_timer_table(schema: str) -> None:
 
 
 async def schedule(tx: Tx, timers: Table, *, kind: str, tenant: str, subject: str, due_at: datetime,
-                   payload: dict[str, Any]) -> None:
-    """Set (or move) the ``kind`` timer of ``subject``: any pending one is cancelled first."""
-    await cancel(tx, timers, kind=kind, subject=subject)
+                   payload: dict[str, Any], first: bool = False) -> None:
+    """Set (or move) the ``kind`` timer of ``subject``: any pending one is cancelled first
+    (``first=True`` skips that statement when the subject cannot have one yet, e.g. a new case)."""
+    if not first:
+        await cancel(tx, timers, kind=kind, subject=subject)
     await tx.conn.execute(insert(timers), {"kind": kind, "tenant": tenant, "subject": subject, "due_at": due_at,
                                            "payload": payload, "created_at": utcnow()})
 

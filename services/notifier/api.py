@@ -30,7 +30,7 @@ class DeliveryOut(BaseModel):
 
 @router.get("/cases/{case_id}/deliveries", response_model=list[DeliveryOut])
 async def case_deliveries(case_id: uuid.UUID, request: Request) -> list[DeliveryOut]:
-    async with runtime_of(request).db.engine.connect() as conn:
+    async with runtime_of(request).db.read() as conn:
         rows = (await conn.execute(select(deliveries).where(deliveries.c.case_id == case_id)
                                    .order_by(deliveries.c.created_at).limit(500))).all()
     return [DeliveryOut.model_validate(r, from_attributes=True) for r in rows]

@@ -29,7 +29,7 @@ async def case_counts(request: Request, claims: Claims) -> domain.CaseCounts:
     tenant = claims.tenant
     lang = language(request)
     f = case_facts.c
-    async with runtime_of(request).db.engine.connect() as conn:
+    async with runtime_of(request).db.read() as conn:
         by_status = (await conn.execute(select(f.status, func.count()).where(f.tenant == tenant)
                                         .group_by(f.status).order_by(f.status))).all()
         by_type = (await conn.execute(select(f.type_code, func.max(f.type_name), func.count())
@@ -71,6 +71,6 @@ async def priority_changes_report(request: Request, claims: Claims,
         q = q.where(pc.at < until)
     if raised_only:
         q = q.where(pc.raised.is_(True))
-    async with runtime_of(request).db.engine.connect() as conn:
+    async with runtime_of(request).db.read() as conn:
         rows = (await conn.execute(q)).all()
     return [PriorityChangeOut.model_validate(r, from_attributes=True) for r in rows]

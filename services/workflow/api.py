@@ -28,7 +28,7 @@ class DeadlineOut(BaseModel):
 
 @router.get("/deadlines/{case_id}", response_model=DeadlineOut)
 async def get_deadline(case_id: uuid.UUID, request: Request) -> DeadlineOut:
-    async with runtime_of(request).db.engine.connect() as conn:
+    async with runtime_of(request).db.read() as conn:
         row = (await conn.execute(select(case_deadlines).where(case_deadlines.c.case_id == case_id))).first()
     if row is None:
         raise Problem(404, "deadline-not-found", ("Plazo no encontrado", "Deadline not found"))

@@ -68,7 +68,7 @@ async def on_case_created(tx: Tx, env: Envelope) -> None:
         "due_date": dl.due_date, "due_at": dl.due_at, "overdue_at": None})
     await schedule(tx, timers, kind=OVERDUE, tenant=env.tenant, subject=str(e.case_id), due_at=dl.due_at,
                    payload={"case_id": str(e.case_id), "due_at": dl.due_at.isoformat(),
-                            "correlation_id": env.correlationid})
+                            "correlation_id": env.correlationid}, first=True)  # case.created comes once (inbox)
     data = CaseDeadlineSet(case_id=e.case_id, due_at=dl.due_at, due_date=dl.due_date,
                            business_days=dl.business_days, calendar_country=cal.country,
                            deadline=DeadlineRule(unit=rule.unit, amount=rule.amount))

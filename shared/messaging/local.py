@@ -60,13 +60,14 @@ def _now_ms() -> int:
 
 class LocalBus:
     def __init__(self, path: Path, namespace: str = "atiende", *, prefetch: int = 50,
-                 retry_delays_s: list[float] | None = None, max_attempts: int = 4) -> None:
+                 retry_delays_s: list[float] | None = None, max_attempts: int = 4, batch: int = 50) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.topology = Topology(namespace)
         self.engine = create_async_engine(f"sqlite+aiosqlite:///{path.resolve()}", connect_args={"timeout": 30})
         from sqlalchemy import event
         event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.prefetch = prefetch
+        self.batch = batch
         self.retry_delays_s = retry_delays_s or [5.0, 60.0, 600.0]
         self.max_attempts = max_attempts
         self._routes: dict[str, set[str]] = defaultdict(set)
@@ -135,8 +136,13 @@ class LocalBus:
                 nxt = None if rows else (await conn.execute(
                     select(func.min(messages.c.available_at)).where(messages.c.queue == q,
                                                                     messages.c.dead == 0))).scalar()
-            for row in rows:
-                await self._deliver(service, row, handler)
+            handle_batch = getattr(handler, "handle_batch", None)
+            for i in range(0, len(rows), max(1, self.batch)):
+                chunk = rows[i:i + max(1, self.batch)]
+                if len(chunk) > 1 and handle_batch is not None and await self._deliver_batch(service, chunk, handle_batch):
+                    continue
+                for row in chunk:
+                    await self._deliver(service, row, handler)
             if rows:
                 continue
             timeout = 1.0 if nxt is None else max(0.0, min(1.0, (nxt - _now_ms()) / 1000))
@@ -144,6 +150,21 @@ class LocalBus:
                 await asyncio.wait_for(wake.wait(), timeout)
             except TimeoutError:
                 pass
+
+    async def _deliver_batch(self, service: str, rows, handle_batch) -> bool:  # type: ignore[no-untyped-def]
+        """Several messages in one handler call (see ``EventProcessor.handle_batch``); False if
+        that failed and they must go one by one."""
+        try:
+            await handle_batch([Envelope.from_bytes(r.body) for r in rows])
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.info("batch of %d failed (%s); handling one by one", len(rows), describe_error(exc),
+                     extra={"service": service})
+            return False
+        async with self.engine.begin() as conn:  # the ack
+            await conn.execute(delete(messages).where(messages.c.id.in_([r.id for r in rows])))
+        return True
 
     async def _deliver(self, service: str, row, handler: MessageHandler) -> None:  # type: ignore[no-untyped-def]
         token = correlation_id.set(None)

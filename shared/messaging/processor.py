@@ -12,8 +12,16 @@ recipient) and commits; ``after_commit(env, mark_handled)`` does it, guarding ea
 its own state, and calls ``mark_handled(tx)`` in its last transaction to write the inbox row. A
 failure in either raises, and the bus retries the whole message.
 
-A ``NotYet`` error (an event about a case whose ``case.created`` is still being handled next door) is first retried a few times in place, within a second, so that ordinary
-reordering between queues does not cost a trip through a retry queue."""
+A ``NotYet`` error (an event about a case whose ``case.created`` is still being handled next door)
+is first retried a few times in place, within a second, so that ordinary reordering between
+queues does not cost a trip through a retry queue.
+
+Under load the bus hands over several messages at once (``handle_batch``): the plain handlers of
+the whole batch run in one transaction (one inbox INSERT, one commit), and two-phase handlers
+record theirs together and may do their outside effects together (``after_commit_batch``). Any
+failure rolls the batch back and the bus falls back to one message at a time, where the inbox
+drops whatever the batch had already completed: a batch changes how often we commit, never
+what is done or how often."""
 
 from __future__ import annotations
 
@@ -21,8 +29,10 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Table, exists, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from shared.contracts.envelope import Envelope
@@ -36,12 +46,16 @@ TxHandler = Callable[[Tx, Envelope], Awaitable[None]]
 
 
 MarkHandled = Callable[[Tx], Awaitable[None]]
+MarkManyHandled = Callable[[Tx, list[Envelope]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
 class Handler:
     handle: TxHandler
     after_commit: Callable[[Envelope, MarkHandled], Awaitable[None]] | None = None
+    # Optional: the outside effects of several events at once (e.g. one claim for all their
+    # e-mails); must mark each event it completed with the given ``MarkManyHandled``.
+    after_commit_batch: Callable[[list[Envelope], MarkManyHandled], Awaitable[None]] | None = None
 
 
 QUICK_RETRY_DELAYS_S = (0.05, 0.2, 0.5)
@@ -93,7 +107,7 @@ class EventProcessor:
         self.handled += 1
 
     async def _two_phase(self, handler: Handler, env: Envelope) -> None:
-        async with self.db.engine.connect() as conn:
+        async with self.db.read() as conn:
             seen = (await conn.execute(select(exists().where(self.inbox.c.event_id == env.id)))).scalar()
         if seen:
             self.duplicates += 1
@@ -114,6 +128,88 @@ class EventProcessor:
             async with self.db.transaction() as tx:
                 await mark_handled(tx)
         self.handled += 1
+
+
+    # -- several messages at once ------------------------------------------------------------
+    async def handle_batch(self, envs: list[Envelope]) -> None:
+        """Handle messages the bus delivered together; raises if any failed (the bus then
+        retries them one by one, and the inbox skips those this call completed)."""
+        mine: list[Envelope] = []
+        ids: set = set()
+        for env in envs:
+            if env.type in self.handlers and env.id not in ids:  # a copy in the same batch: once
+                parse_data(env.type, env.data)
+                ids.add(env.id)
+                mine.append(env)
+        atomic = [e for e in mine if self.handlers[e.type].after_commit is None]
+        two_phase = [e for e in mine if self.handlers[e.type].after_commit is not None]
+        if atomic:
+            await self._atomic_batch(atomic)
+        if two_phase:
+            await self._two_phase_batch(two_phase)
+
+    async def _atomic_batch(self, envs: list[Envelope]) -> None:
+        async with self.db.transaction() as tx:
+            fresh = await self._claim_inbox(tx, envs)
+            for env in envs:
+                if env.id in fresh:
+                    await self.handlers[env.type].handle(tx, env)
+        self.handled += len(fresh)
+        self.duplicates += len(envs) - len(fresh)
+
+    async def _claim_inbox(self, tx: Tx, envs: list[Envelope]) -> set:
+        """One INSERT … ON CONFLICT DO NOTHING RETURNING for the batch: the ids it returns are new
+        (a replica handling the same id concurrently makes this wait, then skip it)."""
+        ins = (postgresql.insert if tx.conn.dialect.name == "postgresql" else sqlite.insert)(self.inbox)
+        now = utcnow()
+        res = await tx.conn.execute(
+            ins.values([{"event_id": e.id, "type": e.type, "handled_at": now} for e in envs])
+            .on_conflict_do_nothing().returning(self.inbox.c.event_id))
+        return set(res.scalars().all())
+
+    async def _two_phase_batch(self, envs: list[Envelope]) -> None:
+        async with self.db.read() as conn:
+            seen = set((await conn.execute(select(self.inbox.c.event_id)
+                                           .where(self.inbox.c.event_id.in_([e.id for e in envs])))).scalars())
+        todo = [e for e in envs if e.id not in seen]
+        self.duplicates += len(envs) - len(todo)
+        if not todo:
+            return
+        async with self.db.transaction() as tx:
+            for env in todo:
+                await self.handlers[env.type].handle(tx, env)
+        marked: set = set()
+
+        async def mark_many(tx: Tx, done: list[Envelope]) -> None:
+            for env in done:
+                await insert_ignoring_duplicates(tx.conn, self.inbox, {"event_id": env.id, "type": env.type,
+                                                                      "handled_at": utcnow()})
+                marked.add(env.id)
+
+        def mark_one(env: Envelope) -> MarkHandled:
+            async def mark(tx: Tx) -> None:
+                await mark_many(tx, [env])
+            return mark
+
+        groups: dict[Any, list[Envelope]] = {}
+        for env in todo:
+            h = self.handlers[env.type]
+            groups.setdefault(h.after_commit_batch or h.after_commit, []).append(env)
+        calls = []
+        for fn, group in groups.items():
+            if self.handlers[group[0].type].after_commit_batch is not None:
+                calls.append(fn(group, mark_many))
+            else:
+                calls.extend([fn(env, mark_one(env)) for env in group])
+        results = await asyncio.gather(*calls, return_exceptions=True)
+        unmarked = [e for e in todo if e.id not in marked]
+        failed = [r for r in results if isinstance(r, BaseException)]
+        if unmarked and not failed:  # nothing was left to do for these: record them on their own
+            async with self.db.transaction() as tx:
+                await mark_many(tx, unmarked)
+        self.handled += len(marked)
+        if failed:
+            raise failed[0]
 
 
 class _Duplicate(Exception):

@@ -27,7 +27,7 @@ class CatalogCache:
         hit = self._tenants.get(slug)
         if hit and hit[0] > time.monotonic():
             return hit[1]
-        async with self.db.engine.connect() as conn:
+        async with self.db.read() as conn:
             # With its business calendar's version (None: none set), which case.created.v1 carries.
             row = (await conn.execute(
                 select(tenants, calendars.c.version.label("calendar_version"))
@@ -40,7 +40,7 @@ class CatalogCache:
         hit = self._types.get((tenant, code))
         if hit and hit[0] > time.monotonic():
             return hit[1]
-        async with self.db.engine.connect() as conn:
+        async with self.db.read() as conn:
             row = (await conn.execute(select(case_types).where(
                 case_types.c.tenant == tenant, case_types.c.code == code, case_types.c.active.is_(True)))).first()
         self._types[(tenant, code)] = (time.monotonic() + self.ttl_s, row)
@@ -49,7 +49,7 @@ class CatalogCache:
     async def active_user(self, tenant: str, user_id: uuid.UUID | None, email: str | None = None) -> Row[Any] | None:
         """By id or e-mail. Not cached: a deactivated user must stop receiving cases at once."""
         key = users.c.id == user_id if user_id is not None else users.c.email == (email or "").lower()
-        async with self.db.engine.connect() as conn:
+        async with self.db.read() as conn:
             return (await conn.execute(select(users.c.id, users.c.email, users.c.name).where(
                 key, users.c.tenant == tenant, users.c.active.is_(True)))).first()
 
@@ -104,7 +104,7 @@ async def reference_errors(db: Database, tenant: str, *, interaction_id: uuid.UU
     errors: list[dict[str, Any]] = []
     if interaction_id is None and follow_up_of is None:
         return errors  # the usual case: no round trip
-    async with db.engine.connect() as conn:
+    async with db.read() as conn:
         if interaction_id is not None:
             row = (await conn.execute(select(interactions.c.status).where(
                 interactions.c.id == interaction_id, interactions.c.tenant == tenant))).first()

@@ -51,7 +51,7 @@ async def create_key(body: ApiKeyIn, request: Request, p: AdminPrincipal) -> Api
 
 @router.get("", response_model=list[ApiKeyOut])
 async def list_keys(request: Request, p: AdminPrincipal) -> list[ApiKeyOut]:
-    async with runtime_of(request).db.engine.connect() as conn:
+    async with runtime_of(request).db.read() as conn:
         rows = (await conn.execute(select(api_keys).where(api_keys.c.tenant == p.tenant)
                                    .order_by(api_keys.c.created_at))).all()
     return [ApiKeyOut.model_validate(r, from_attributes=True) for r in rows]

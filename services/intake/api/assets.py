@@ -192,7 +192,7 @@ async def list_assets(request: Request, p: CurrentPrincipal,
     if after:
         last_kind, last_code = decode_cursor(after, 2)
         stmt = stmt.where(or_(assets.c.kind > last_kind, and_(assets.c.kind == last_kind, assets.c.code > last_code)))
-    async with runtime_of(request).db.engine.connect() as conn:
+    async with runtime_of(request).db.read() as conn:
         rows = (await conn.execute(stmt.order_by(assets.c.kind, assets.c.code).limit(limit + 1))).all()
     page = rows[:limit]
     nxt = encode_cursor(page[-1].kind, page[-1].code) if len(rows) > limit else None
@@ -202,7 +202,7 @@ async def list_assets(request: Request, p: CurrentPrincipal,
 @router.get("/parties/{party_id}/assets", response_model=list[AssetOut], tags=["parties"])
 async def party_assets(party_id: uuid.UUID, request: Request, p: CurrentPrincipal) -> list[AssetOut]:
     """What the party holds (policies, supplies, properties, products)."""
-    async with runtime_of(request).db.engine.connect() as conn:
+    async with runtime_of(request).db.read() as conn:
         await visible_party_or_404(conn, p, party_id)
         rows = (await conn.execute(select(assets).where(assets.c.tenant == p.tenant, assets.c.party_id == party_id)
                                    .order_by(assets.c.kind, assets.c.code))).all()
@@ -211,7 +211,7 @@ async def party_assets(party_id: uuid.UUID, request: Request, p: CurrentPrincipa
 
 @router.get("/assets/{asset_id}", response_model=AssetOut)
 async def get_asset(asset_id: uuid.UUID, request: Request, p: CurrentPrincipal) -> AssetOut:
-    async with runtime_of(request).db.engine.connect() as conn:
+    async with runtime_of(request).db.read() as conn:
         return asset_out(await _asset_or_404(conn, p, asset_id))
 
 

@@ -74,7 +74,7 @@ async def _owner(request: Request, p: Principal, kind: Owner, owner_id: uuid.UUI
     """The case row governing access (None for an interaction), after checking the caller may
     read (or, ``write``, attach to) the owner; 404 for another tenant's."""
     if kind == "interaction":
-        async with runtime_of(request).db.engine.connect() as conn:
+        async with runtime_of(request).db.read() as conn:
             await visible_interaction(conn, p, owner_id)
         if write and not hierarchy.can_register_interaction(p):
             raise forbidden(("Su perfil no puede adjuntar archivos a atenciones.",
@@ -151,7 +151,7 @@ class _Row:
 async def _list(request: Request, p: Principal, kind: Owner, owner_id: uuid.UUID) -> list[AttachmentOut]:
     await _owner(request, p, kind, owner_id, write=False)
     cols = [c for c in attachments.c if c.name != "content"]
-    async with runtime_of(request).db.engine.connect() as conn:
+    async with runtime_of(request).db.read() as conn:
         rows = (await conn.execute(select(*cols).where(
             attachments.c.tenant == p.tenant, attachments.c.owner_kind == kind, attachments.c.owner_id == owner_id)
             .order_by(attachments.c.uploaded_at, attachments.c.id))).all()
@@ -201,7 +201,7 @@ async def task_attachments(task_id: uuid.UUID, request: Request, p: CurrentPrinc
                        404: {"description": "No such attachment, or not visible to the caller"}})
 async def download(attachment_id: uuid.UUID, request: Request, p: CurrentPrincipal) -> Response:
     """The file itself, for whoever may see its case or interaction."""
-    async with runtime_of(request).db.engine.connect() as conn:
+    async with runtime_of(request).db.read() as conn:
         row = (await conn.execute(select(attachments).where(attachments.c.id == attachment_id))).first()
     if row is None or row.tenant != p.tenant:
         raise not_found(ATTACHMENT_NOT_FOUND)

@@ -36,7 +36,7 @@ async def login(request: Request, form: Annotated[OAuth2PasswordRequestForm, Dep
     rt = runtime_of(request)
     s = rt.settings
     now = utcnow()
-    async with rt.db.engine.connect() as conn:
+    async with rt.db.read() as conn:
         user = (await conn.execute(select(users).where(users.c.tenant == tenant,
                                                        users.c.email == form.username.strip().lower()))).first()
     if user is not None and user.locked_until is not None and user.locked_until > now:

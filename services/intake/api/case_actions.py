@@ -280,7 +280,7 @@ async def history(case_id: uuid.UUID, request: Request, p: CurrentPrincipal,
     q = select(case_history).where(case_history.c.case_id == case_id).order_by(case_history.c.id).limit(limit)
     if after is not None:
         q = q.where(case_history.c.id > after)
-    async with runtime_of(request).db.engine.connect() as conn:
+    async with runtime_of(request).db.read() as conn:
         rows = (await conn.execute(q)).all()
     return [HistoryEntry(at=r.at, kind=r.kind, actor_id=r.actor_id, actor_name=r.actor_name,
                          data={**r.data, "entry": r.id}) for r in rows]

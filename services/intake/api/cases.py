@@ -204,12 +204,12 @@ async def create_case(body: CaseIn, request: Request, p: CurrentPrincipal,
     errors += await repo.reference_errors(rt.db, p.tenant, interaction_id=body.interaction_id,
                                           follow_up_of=body.follow_up_of)
     if body.party_id is not None:
-        async with rt.db.engine.connect() as conn:
+        async with rt.db.read() as conn:
             if not await can_see_party_id(conn, p, body.party_id):  # R2.7: unknown and hidden look alike
                 errors.append(field_error("party_id", ("El cliente o contraparte no existe.", "No such party."),
                                           "unknown_party"))
     if body.asset_id is not None:
-        async with rt.db.engine.connect() as conn:
+        async with rt.db.read() as conn:
             asset = (await conn.execute(select(assets.c.party_id).where(
                 assets.c.id == body.asset_id, assets.c.tenant == p.tenant))).first()
             if asset is None or not await can_see_party_id(conn, p, asset.party_id):
@@ -220,14 +220,13 @@ async def create_case(body: CaseIn, request: Request, p: CurrentPrincipal,
     assert ctype is not None and responsible is not None
     fingerprint = domain.request_fingerprint(body.model_dump(mode="json"))
     if idempotency_key:
-        async with rt.db.engine.connect() as conn:
+        async with rt.db.read() as conn:
             earlier = await repo.find_idempotent(conn, p.tenant, idempotency_key)
         if earlier is not None:
             return _replay(earlier, fingerprint)
     # The number comes from its own short transaction: the tenant's counter row is locked for one
     # statement, not for the whole creation (numbers stay unique; a failed creation leaves a gap).
-    async with rt.db.engine.connect() as conn:
-        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")  # one statement, no BEGIN/COMMIT
+    async with rt.db.autocommit() as conn:  # one statement, no BEGIN/COMMIT
         number = domain.format_case_number(await repo.next_case_number(conn, p.tenant))
     try:
         async with rt.db.transaction() as tx:
@@ -281,7 +280,7 @@ async def create_case(body: CaseIn, request: Request, p: CurrentPrincipal,
         if not idempotency_key:
             raise
         # Another request with the same key committed first: answer as it did.
-        async with rt.db.engine.connect() as conn:
+        async with rt.db.read() as conn:
             earlier = await repo.find_idempotent(conn, p.tenant, idempotency_key)
         if earlier is None:
             raise
@@ -315,7 +314,7 @@ async def visible_case(request: Request, p: Principal, case_id: uuid.UUID, actio
     """The case if the caller's tenant has it and R4.4 lets the caller do ``action`` on it.
     Another tenant's case, or one of a party hidden from the caller (R2.7), is 404, never 403:
     its existence is not revealed."""
-    async with runtime_of(request).db.engine.connect() as conn:
+    async with runtime_of(request).db.read() as conn:
         row = await repo.get_case(conn, case_id)
         # R2.7: the cases of a party restricted to other users are as invisible as the party.
         hidden = row is not None and row.party_id is not None and not await can_see_party_id(conn, p, row.party_id)

@@ -121,11 +121,11 @@ def _entry_routes(kind: str, path: str, in_model: type[EntryIn], patch_model: ty
         q = select(table).where(table.c.tenant == p.tenant).order_by(table.c.code)
         if active is not None:
             q = q.where(table.c.active.is_(active))
-        async with runtime_of(request).db.engine.connect() as conn:
+        async with runtime_of(request).db.read() as conn:
             return [out_model.model_validate(r, from_attributes=True) for r in (await conn.execute(q)).all()]
 
     async def get_entry(code: str, request: Request, p: CurrentPrincipal) -> Any:
-        async with runtime_of(request).db.engine.connect() as conn:
+        async with runtime_of(request).db.read() as conn:
             row = await store.get_entry(conn, kind, p.tenant, code)
         if row is None:
             raise not_found(missing)
@@ -236,7 +236,7 @@ async def _categories(request: Request, tenant: str, active: bool | None) -> lis
     q = select(store.categories).where(store.categories.c.tenant == tenant).order_by(store.categories.c.path)
     if active is not None:
         q = q.where(store.categories.c.active.is_(active))
-    async with runtime_of(request).db.engine.connect() as conn:
+    async with runtime_of(request).db.read() as conn:
         return list((await conn.execute(q)).all())
 
 
@@ -277,7 +277,7 @@ async def lookup_category(request: Request, p: CurrentPrincipal,
     """A node by its path, with the names of every level above it."""
     codes = rules.split_path(path)
     prefixes = [rules.join_path(codes[:i]) for i in range(1, len(codes) + 1)]
-    async with runtime_of(request).db.engine.connect() as conn:
+    async with runtime_of(request).db.read() as conn:
         rows = {r.path: r for r in (await conn.execute(select(store.categories).where(
             store.categories.c.tenant == p.tenant, store.categories.c.path.in_(prefixes)))).all()}
     if len(rows) != len(prefixes):
@@ -289,7 +289,7 @@ async def lookup_category(request: Request, p: CurrentPrincipal,
 
 @router.get("/catalog/categories/{category_id}", response_model=CategoryOut)
 async def get_category(category_id: uuid.UUID, request: Request, p: CurrentPrincipal) -> CategoryOut:
-    async with runtime_of(request).db.engine.connect() as conn:
+    async with runtime_of(request).db.read() as conn:
         row = await store.category_by_id(conn, p.tenant, category_id)
     if row is None:
         raise not_found(CATEGORY_NOT_FOUND)
@@ -518,7 +518,7 @@ async def list_case_types(request: Request, p: CurrentPrincipal, active: Annotat
     q = select(case_types).where(case_types.c.tenant == p.tenant).order_by(case_types.c.code)
     if active is not None:
         q = q.where(case_types.c.active.is_(active))
-    async with runtime_of(request).db.engine.connect() as conn:
+    async with runtime_of(request).db.read() as conn:
         rows = (await conn.execute(q)).all()
     if project is not None:
         rows = [r for r in rows if r.projects is None or project in r.projects]
@@ -529,7 +529,7 @@ async def list_case_types(request: Request, p: CurrentPrincipal, active: Annotat
 
 @router.get("/catalog/case-types/{code}", response_model=CaseTypeOut)
 async def get_case_type(code: str, request: Request, p: CurrentPrincipal) -> CaseTypeOut:
-    async with runtime_of(request).db.engine.connect() as conn:
+    async with runtime_of(request).db.read() as conn:
         row = await store.get_case_type(conn, p.tenant, code)
     if row is None:
         raise not_found(CASE_TYPE_NOT_FOUND)
@@ -643,7 +643,7 @@ async def get_calendar(request: Request, p: CurrentPrincipal,
                        year: Annotated[int | None, Query(ge=1990, le=2100)] = None) -> CalendarOut:
     """The tenant's business calendar, with its country's national holidays of ``year``
     (default: this year in the tenant's time zone)."""
-    async with runtime_of(request).db.engine.connect() as conn:
+    async with runtime_of(request).db.read() as conn:
         row = await store.get_calendar(conn, p.tenant)
     assert row is not None  # a principal's tenant exists
     year = year or datetime.now(ZoneInfo(row.timezone)).year

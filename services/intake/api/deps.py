@@ -29,7 +29,7 @@ async def authenticate(request: Request,
     rt = runtime_of(request)
     now = utcnow()
     if x_api_key:
-        async with rt.db.engine.connect() as conn:
+        async with rt.db.read() as conn:
             key = (await conn.execute(select(api_keys).where(api_keys.c.key_hash == digest(x_api_key)))).first()
         if key is None or key.revoked_at is not None:
             raise unauthenticated(("La clave de API no es válida o fue revocada.", "Invalid or revoked API key."))
@@ -48,7 +48,7 @@ async def authenticate(request: Request,
                                    "The session expired; log in again.")) from None
         raise unauthenticated(("El token no es válido.", "Invalid token.")) from None
     # intake checks its token table too: logout and deactivation take effect at once.
-    async with rt.db.engine.connect() as conn:
+    async with rt.db.read() as conn:
         row = (await conn.execute(
             select(access_tokens.c.expires_at, access_tokens.c.revoked_at, users)
             .join(users, users.c.id == access_tokens.c.user_id)

@@ -106,7 +106,7 @@ async def follow_ups(case_id: uuid.UUID, request: Request, p: CurrentPrincipal) 
     """R3.1/R3.3: the follow-ups filed on this case, oldest first."""
     case = await _readable(request, p, case_id)
     now = utcnow()
-    async with runtime_of(request).db.engine.connect() as conn:
+    async with runtime_of(request).db.read() as conn:
         rows = await _children(conn, p, case.id)
     return [_ref(r, now) for r in rows]
 
@@ -118,7 +118,7 @@ async def triage_case(case_id: uuid.UUID, params: Annotated[TriageParams, Query(
     case = await _readable(request, p, case_id)
     rt = runtime_of(request)
     now = utcnow()
-    async with rt.db.engine.connect() as conn:
+    async with rt.db.read() as conn:
         original = await _root(conn, p, case)
         children = await _children(conn, p, original.id)
         facts = [_facts(c) for c in children]
@@ -160,7 +160,7 @@ async def triage_case(case_id: uuid.UUID, params: Annotated[TriageParams, Query(
 # -- plumbing -------------------------------------------------------------------------------------
 async def _readable(request: Request, p: Principal, case_id: uuid.UUID) -> Any:
     case = await visible_case(request, p, case_id, CaseAction.READ)
-    async with runtime_of(request).db.engine.connect() as conn:
+    async with runtime_of(request).db.read() as conn:
         if not await can_see_party_id(conn, p, case.party_id):  # R2.7
             raise not_found(CASE_NOT_FOUND)
     return case

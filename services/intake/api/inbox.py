@@ -190,7 +190,7 @@ async def _inbox(request: Request, p: Principal, params: MineParams, responsible
         category=tuple(params.category.split("/")) if params.category else (),
         due_from=params.due_from, due_to=params.due_to, overdue=params.overdue, sort=params.sort, limit=params.limit, after=after)
     want_total = params.count if params.count is not None else params.cursor is None
-    async with rt.db.engine.connect() as conn:
+    async with rt.db.read() as conn:
         await iq.no_jit(conn)
         rows, next_cursor = await iq.fetch_page(conn, q, p)
         total, exact = (await iq.count(conn, q, p)) if want_total else (None, None)

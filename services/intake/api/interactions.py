@@ -146,7 +146,7 @@ async def create_interaction(body: InteractionIn, request: Request, p: CurrentPr
     now = utcnow()
     errors: list[dict[str, Any]] = []
     party_id = body.party_id
-    async with rt.db.engine.connect() as conn:
+    async with rt.db.read() as conn:
         if body.asset_id is not None:
             asset = (await conn.execute(select(assets.c.party_id).where(
                 assets.c.id == body.asset_id, assets.c.tenant == p.tenant))).first()
@@ -221,7 +221,7 @@ async def list_interactions(request: Request, p: CurrentPrincipal,
         q = q.where(or_(interactions.c.created_at < at,
                         and_(interactions.c.created_at == at, interactions.c.id < last)))
     q = q.order_by(interactions.c.created_at.desc(), interactions.c.id.desc()).limit(limit + 1)
-    async with runtime_of(request).db.engine.connect() as conn:
+    async with runtime_of(request).db.read() as conn:
         rows = (await conn.execute(q)).all()
     page = rows[:limit]
     nxt = encode_cursor(page[-1].created_at.isoformat(), page[-1].id) if len(rows) > limit else None
@@ -240,7 +240,7 @@ async def _cases_of(conn: AsyncConnection, p: Principal, interaction_id: uuid.UU
             responses={404: {"description": "No such interaction"}})
 async def get_interaction(interaction_id: uuid.UUID, request: Request, p: CurrentPrincipal) -> InteractionDetail:
     """The interaction with its cases (the "events" under it, R2.3)."""
-    async with runtime_of(request).db.engine.connect() as conn:
+    async with runtime_of(request).db.read() as conn:
         row = await visible_interaction(conn, p, interaction_id)
         found = await _cases_of(conn, p, interaction_id)
     return InteractionDetail(**interaction_out(row).model_dump(), cases=found)

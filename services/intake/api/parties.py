@@ -394,7 +394,7 @@ async def search_parties(request: Request, p: CurrentPrincipal,
                          after: Annotated[str | None, Query(max_length=600, description="next_after of the previous page")] = None,
                          ) -> PartyPage:
     """Parties the caller may see (R2.7), ordered by name then id; all filters combine (AND)."""
-    async with runtime_of(request).db.engine.connect() as conn:
+    async with runtime_of(request).db.read() as conn:
         country = await tenant_country(conn, p.tenant)
         stmt = select(parties).where(visible_parties(p), *_search_conditions(
             p, country, q=q, name=name, national_id=national_id, email=email, phone=phone))
@@ -438,7 +438,7 @@ async def _detail(conn: AsyncConnection, row: Any) -> PartyDetail:
 @router.get("/{party_id}", response_model=PartyDetail, responses={404: {"description": "No such party (or hidden)"}})
 async def get_party(party_id: uuid.UUID, request: Request, p: CurrentPrincipal) -> PartyDetail:
     """A party's details and contacts (R2.8)."""
-    async with runtime_of(request).db.engine.connect() as conn:
+    async with runtime_of(request).db.read() as conn:
         return await _detail(conn, await visible_party_or_404(conn, p, party_id))
 
 
@@ -519,7 +519,7 @@ async def party_history(party_id: uuid.UUID, request: Request, p: CurrentPrincip
     """R2.8: the party's interactions (R2.2) and cases, newest first; ``status`` picks the open,
     the closed or all of them (R2.8's three tabs). A case belongs to the party when it names it
     or hangs from one of its interactions."""
-    async with runtime_of(request).db.engine.connect() as conn:
+    async with runtime_of(request).db.read() as conn:
         await visible_party_or_404(conn, p, party_id)
         i = interactions.c
         stmt = select(interactions).where(i.tenant == p.tenant, i.party_id == party_id)
@@ -546,7 +546,7 @@ async def party_history(party_id: uuid.UUID, request: Request, p: CurrentPrincip
 
 @router.get("/{party_id}/contacts", response_model=list[ContactOut])
 async def list_contacts(party_id: uuid.UUID, request: Request, p: CurrentPrincipal) -> list[ContactOut]:
-    async with runtime_of(request).db.engine.connect() as conn:
+    async with runtime_of(request).db.read() as conn:
         return (await _detail(conn, await visible_party_or_404(conn, p, party_id))).contacts
 
 

@@ -209,7 +209,7 @@ async def visible_task(request: Request, p: Principal, task_id: uuid.UUID,
                        action: CaseAction = CaseAction.READ) -> tuple[Any, Any]:
     """(task, case) if the task's case is visible to the caller for ``action``; another tenant's
     task is 404."""
-    async with runtime_of(request).db.engine.connect() as conn:
+    async with runtime_of(request).db.read() as conn:
         row = (await conn.execute(_task_query().where(tasks.c.id == task_id))).first()
     if row is None or row.tenant != p.tenant:
         raise not_found(TASK_NOT_FOUND)
@@ -247,7 +247,7 @@ async def create_task(case_id: uuid.UUID, body: TaskIn, request: Request, p: Cur
     rt = runtime_of(request)
     errors: list[dict[str, Any]] = []
     cc_ids = list(dict.fromkeys(u for u in body.cc_user_ids if u != body.responsible_id))
-    async with rt.db.engine.connect() as conn:
+    async with rt.db.read() as conn:
         found = await _active_users(conn, p.tenant, {body.responsible_id, *cc_ids})
         if body.area is not None and (await conn.execute(select(areas.c.code).where(
                 areas.c.tenant == p.tenant, areas.c.code == body.area, areas.c.active.is_(True)))).first() is None:
@@ -307,7 +307,7 @@ async def create_task(case_id: uuid.UUID, body: TaskIn, request: Request, p: Cur
 async def case_tasks(case_id: uuid.UUID, request: Request, p: CurrentPrincipal) -> list[TaskOut]:
     """The case's tasks, oldest first."""
     await visible_case(request, p, case_id, CaseAction.READ)
-    async with runtime_of(request).db.engine.connect() as conn:
+    async with runtime_of(request).db.read() as conn:
         rows = (await conn.execute(_task_query().where(tasks.c.case_id == case_id)
                                    .order_by(tasks.c.created_at, tasks.c.id))).all()
     return [task_out(r) for r in rows]
@@ -337,7 +337,7 @@ async def task_inbox(request: Request, p: CurrentPrincipal,
     cond = _keyset(after, tasks.c.due_date, tasks.c.id, date.fromisoformat)
     if cond is not None:
         q = q.where(cond)
-    async with runtime_of(request).db.engine.connect() as conn:
+    async with runtime_of(request).db.read() as conn:
         rows = (await conn.execute(q.order_by(tasks.c.due_date, tasks.c.id).limit(limit + 1))).all()
     page = rows[:limit]
     nxt = encode_cursor(page[-1].due_date.isoformat(), page[-1].id) if len(rows) > limit else None
@@ -399,7 +399,7 @@ def work_order_out(r: Any) -> WorkOrderOut:
 
 
 async def _visible_work_order(request: Request, p: Principal, wo_id: uuid.UUID) -> tuple[Any, Any]:
-    async with runtime_of(request).db.engine.connect() as conn:
+    async with runtime_of(request).db.read() as conn:
         row = (await conn.execute(_work_order_query().where(work_orders.c.id == wo_id))).first()
     if row is None or row.tenant != p.tenant:
         raise not_found(WORK_ORDER_NOT_FOUND)
@@ -458,7 +458,7 @@ async def list_work_orders(request: Request, p: CurrentPrincipal,
     cond = _keyset(after, work_orders.c.created_at, work_orders.c.id, datetime.fromisoformat)
     if cond is not None:
         q = q.where(cond)
-    async with runtime_of(request).db.engine.connect() as conn:
+    async with runtime_of(request).db.read() as conn:
         rows = (await conn.execute(q.order_by(work_orders.c.created_at, work_orders.c.id).limit(limit + 1))).all()
     page = rows[:limit]
     nxt = encode_cursor(page[-1].created_at.isoformat(), page[-1].id) if len(rows) > limit else None
@@ -557,7 +557,7 @@ async def add_activity(case_id: uuid.UUID, body: ActivityIn, request: Request, p
     if owner_id is None:
         raise invalid(field_error("owner_id", ("Indique el dueño de la actividad.", "Give the activity's owner."),
                                   "owner_required"))
-    async with runtime_of(request).db.engine.connect() as conn:
+    async with runtime_of(request).db.read() as conn:
         if owner_id not in await _active_users(conn, p.tenant, {owner_id}):
             raise invalid(field_error("owner_id", ("El dueño no es un usuario activo de este cliente.",
                                                    "The owner is not an active user of this tenant."),
@@ -592,7 +592,7 @@ async def list_activities(case_id: uuid.UUID, request: Request, p: CurrentPrinci
     q = select(activities).where(activities.c.case_id == case_id)
     if status != "all":
         q = q.where(activities.c.status == status)
-    async with runtime_of(request).db.engine.connect() as conn:
+    async with runtime_of(request).db.read() as conn:
         rows = (await conn.execute(q.order_by(activities.c.created_at, activities.c.id))).all()
     return [activity_out(r) for r in rows]
 

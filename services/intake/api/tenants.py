@@ -90,6 +90,6 @@ async def operator_create_tenant(body: TenantIn, request: Request,
 
 @router.get("/tenant", response_model=TenantOut)
 async def my_tenant(request: Request, p: CurrentPrincipal) -> TenantOut:
-    async with runtime_of(request).db.engine.connect() as conn:
+    async with runtime_of(request).db.read() as conn:
         row = (await conn.execute(select(tenants).where(tenants.c.slug == p.tenant))).one()
     return TenantOut.model_validate(row, from_attributes=True)

@@ -125,7 +125,7 @@ async def list_users(request: Request, p: CurrentPrincipal,
         q = q.where(users.c.active.is_(active))
     if after:
         q = q.where(users.c.email > after.lower())
-    async with runtime_of(request).db.engine.connect() as conn:
+    async with runtime_of(request).db.read() as conn:
         rows = (await conn.execute(q)).all()
     if role:
         rows = [r for r in rows if role in r.roles]
@@ -134,7 +134,7 @@ async def list_users(request: Request, p: CurrentPrincipal,
 
 @router.get("/{user_id}", response_model=UserOut)
 async def get_user(user_id: uuid.UUID, request: Request, p: CurrentPrincipal) -> UserOut:
-    async with runtime_of(request).db.engine.connect() as conn:
+    async with runtime_of(request).db.read() as conn:
         row = (await conn.execute(select(users).where(users.c.id == user_id, users.c.tenant == p.tenant))).first()
     if row is None:
         raise not_found(USER_NOT_FOUND)

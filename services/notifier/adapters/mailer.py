@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from email.message import EmailMessage
+from email.message import Message
 from pathlib import Path
 from typing import Protocol
 
@@ -21,7 +21,7 @@ log = logging.getLogger("atiende.mailer")
 
 
 class Mailer(Protocol):
-    async def send(self, message: EmailMessage) -> None: ...
+    async def send(self, message: Message) -> None: ...
 
     async def close(self) -> None: ...
 
@@ -43,7 +43,7 @@ class SmtpMailer:
         await smtp.connect()
         return smtp
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: Message) -> None:
         async with self._slots:
             smtp: aiosmtplib.SMTP | None = None
             try:
@@ -85,7 +85,7 @@ class FolderMailer:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: Message) -> None:
         name = str(message["Message-ID"]).strip("<>").replace("@", "_") + ".eml"
         await asyncio.to_thread((self.folder / name).write_bytes, message.as_bytes())
 
