@@ -97,9 +97,14 @@ class Database:
             # No pool_pre_ping: it costs three round trips per checkout; stale connections are
             # recycled instead, and a failed statement fails its transaction (retried upstream).
             # JIT off: short OLTP queries; a misestimated cost once made PostgreSQL spend 0.5 s compiling.
-            self.engine = create_async_engine(url, pool_size=pool_size, max_overflow=max(1, pool_size // 2),
+            # No overflow: under a burst, overflow connections were opened and closed per request
+            # (TLS attempt, codec set-up, every statement prepared again); waiting for one of the
+            # pool's connections is far cheaper.
+            self.engine = create_async_engine(url, pool_size=pool_size, max_overflow=0,
                                               pool_recycle=1800, connect_args={"server_settings": {"jit": "off"}})
             self._base_engine = self.engine
+        self._url = url
+        self._background: AsyncEngine | None = None
         # Reads outside a unit of work: autocommit, so no BEGIN/ROLLBACK round trips around them
         # (under READ COMMITTED each statement sees its own snapshot either way).
         self._reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
@@ -112,6 +117,17 @@ class Database:
     def autocommit(self) -> Any:
         """A connection where each statement commits on its own (a deliberate one-statement write)."""
         return self._reader.connect()
+
+    @property
+    def background_engine(self) -> AsyncEngine:
+        """One connection of its own for a background loop (the outbox relay): under a burst of
+        requests it must not queue for the pool behind them, or events pile up unpublished."""
+        if self.is_sqlite:
+            return self.engine
+        if self._background is None:
+            self._background = create_async_engine(self._url, pool_size=1, max_overflow=0, pool_recycle=1800,
+                                                   connect_args={"server_settings": {"jit": "off"}})
+        return self._background
 
     def on_events_committed(self, callback: Any) -> None:
         """Call ``callback()`` after any transaction that emitted events commits (wakes the relay)."""
@@ -155,6 +171,9 @@ class Database:
 
     async def dispose(self) -> None:
         await self._base_engine.dispose()
+        if self._background is not None:
+            await self._background.dispose()
+            self._background = None
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -69,7 +69,7 @@ class OutboxRelay:
     async def publish_pending(self) -> int:
         """Publish one batch of pending rows; returns how many were published."""
         ob = self.db.outbox
-        async with self.db.engine.begin() as conn:
+        async with self.db.background_engine.begin() as conn:
             rows = (await conn.execute(
                 select(ob.c.id, ob.c.event_id, ob.c.type, ob.c.body)
                 .where(ob.c.published_at.is_(None)).order_by(ob.c.id).limit(self.batch)
@@ -84,7 +84,7 @@ class OutboxRelay:
 
     async def purge_published(self) -> None:
         ob = self.db.outbox
-        async with self.db.engine.begin() as conn:
+        async with self.db.background_engine.begin() as conn:
             await conn.execute(delete(ob).where(ob.c.published_at < utcnow() - self.keep_published))
 
     async def run(self) -> None:

@@ -25,7 +25,7 @@ class Settings(BaseSettings):
     namespace: str = Field(default="atiende", pattern=r"^[a-z][a-z0-9_-]{0,40}$")
     data_dir: Path = Path("var")
 
-    # Connections each service process keeps to PostgreSQL (as many again may open under load).
+    # Connections each service process keeps to PostgreSQL (plus one for its outbox relay).
     db_pool_size: int = Field(default=10, ge=1, le=200)
 
     # Messaging tunables.

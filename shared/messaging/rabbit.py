@@ -111,11 +111,17 @@ class RabbitBus:
                        content_type="application/json", correlation_id=correlation, headers=headers or {})
 
     async def publish(self, messages: list[OutgoingMessage]) -> None:
-        if self._exchange is None:
+        if self._exchange is None or self._pub is None or self._pub.is_closed:
             raise ConnectionError("bus not started")
-        ex = self._exchange
-        await asyncio.gather(*(ex.publish(self._message(m.body, str(m.event_id), m.type), routing_key=m.type,
-                                          mandatory=True, timeout=self.publish_timeout_s)
+        # aiormq's basic_publish, as aio-pika's Exchange.publish calls it, holds the channel lock
+        # until each frame is flushed to the socket: a batch then costs one event-loop turn per
+        # message, seconds in a process busy with requests. With wait=False the frames are queued
+        # at once and only the broker's confirms are awaited (together): same guarantee.
+        ch = await self._pub.get_underlay_channel()
+        name = self._exchange.name
+        await asyncio.gather(*(ch.basic_publish(m.body, exchange=name, routing_key=m.type, mandatory=True,
+                                                properties=self._message(m.body, str(m.event_id), m.type).properties,
+                                                timeout=self.publish_timeout_s, wait=False)
                                for m in messages))
 
     async def _send_to_queue(self, queue: str, msg: AbstractIncomingMessage, headers: dict[str, Any]) -> None:
@@ -244,7 +250,7 @@ class RabbitBus:
             return
         for msg in msgs:
             crash_point(f"crash-before-ack:{msg.type}")  # tests only: committed, not yet acked
-            await msg.ack()
+        await asyncio.gather(*(msg.ack() for msg in msgs))  # one flush for all, not one loop turn each
 
     async def _after_failure(self, service: str, msg: AbstractIncomingMessage, attempt: int,
                              exc: Exception) -> None:
