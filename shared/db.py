@@ -192,13 +192,18 @@ def new_id() -> uuid.UUID:
 
 async def insert_ignoring_duplicates(conn: AsyncConnection, table: Table, values: dict[str, Any]) -> bool:
     """INSERT … ON CONFLICT DO NOTHING on either backend; True if a row was inserted."""
-    return await insert_many_ignoring_duplicates(conn, table, [values]) > 0
+    res = await conn.execute(_insert_or_ignore(conn, table), values)
+    return bool(res.rowcount)
 
 
-async def insert_many_ignoring_duplicates(conn: AsyncConnection, table: Table, rows: list[dict[str, Any]]) -> int:
-    """One multi-row INSERT … ON CONFLICT DO NOTHING; returns how many rows were new."""
-    if not rows:
-        return 0
+async def insert_many_ignoring_duplicates(conn: AsyncConnection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """INSERT … ON CONFLICT DO NOTHING for several rows, sent as one batch."""
+    if rows:
+        await conn.execute(_insert_or_ignore(conn, table), rows)
+
+
+def _insert_or_ignore(conn: AsyncConnection, table: Table) -> Any:
+    # Values go as parameters, never inlined with .values(): the statement then compiles once
+    # and is reused from SQLAlchemy's cache (inlined multi-row VALUES compiled on every call).
     dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    res = await conn.execute(dialect_insert(table).values(rows).on_conflict_do_nothing())
-    return int(res.rowcount or 0)
+    return dialect_insert(table).on_conflict_do_nothing()

@@ -65,6 +65,21 @@ async def test_a_batch_handles_each_new_event_once_in_one_transaction(pg_databas
     await db.dispose()
 
 
+async def test_a_batch_on_sqlite_embedded_mode_skips_duplicates_too(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from services.workflow.bootstrap import MIGRATIONS
+
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'workflow.sqlite3'}", "workflow", wf_outbox)
+    await db.migrate(MIGRATIONS)
+    rec = Recorder()
+    proc = EventProcessor("workflow", db, wf_inbox, {TYPE: rec})
+    e0, e1, e2 = event(0), event(1), event(2)
+    await proc(e0)
+    await proc.handle_batch([e1, e0, e2, e1])
+    assert rec.calls == ["s0", "s1", "s2"]
+    assert await committed(db) == (["s0", "s1", "s2"], 3)
+    await db.dispose()
+
+
 async def test_a_failing_event_rolls_the_batch_back_and_one_by_one_loses_nothing(pg_database: str) -> None:
     db = Database(pg_database, "workflow", wf_outbox)
     rec = Recorder(fail_on={"s2"})

@@ -162,9 +162,9 @@ class EventProcessor:
         (a replica handling the same id concurrently makes this wait, then skip it)."""
         ins = (postgresql.insert if tx.conn.dialect.name == "postgresql" else sqlite.insert)(self.inbox)
         now = utcnow()
-        res = await tx.conn.execute(
-            ins.values([{"event_id": e.id, "type": e.type, "handled_at": now} for e in envs])
-            .on_conflict_do_nothing().returning(self.inbox.c.event_id))
+        # Rows as parameters (SQLAlchemy batches them into multi-row VALUES; compiled once).
+        res = await tx.conn.execute(ins.on_conflict_do_nothing().returning(self.inbox.c.event_id),
+                                    [{"event_id": e.id, "type": e.type, "handled_at": now} for e in envs])
         return set(res.scalars().all())
 
     async def _two_phase_batch(self, envs: list[Envelope]) -> None:
