@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import timedelta
 
 from sqlalchemy import Column, MetaData, String, Table, Text, Uuid, delete, select, update
@@ -89,7 +90,7 @@ class OutboxRelay:
 
     async def run(self) -> None:
         backoff = 0.2
-        idle_rounds = 0
+        next_purge = time.monotonic() + 60.0
         while not self._stopping:
             # Cleared before looking, so a wake-up during the query is not lost.
             self._wake.clear()
@@ -107,10 +108,12 @@ class OutboxRelay:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
-            if n > 0:
-                continue  # look again at once: more may have arrived meanwhile
-            idle_rounds += 1
-            if idle_rounds % 600 == 0:
+            if n >= self.batch:
+                continue  # a full batch: more may be waiting, look again at once
+            # A short batch took everything committed when we looked; a commit since then has
+            # set the wake-up again (it was cleared before the query), so no empty round trip.
+            if time.monotonic() >= next_purge:  # published rows kept a while for ops, then dropped
+                next_purge = time.monotonic() + 600.0
                 await self.purge_published()
             try:
                 await asyncio.wait_for(self._wake.wait(), self.idle_poll_s)

@@ -180,12 +180,12 @@ class RabbitBus:
                 arrived.append(msg)
                 wake.set()
 
-            for i in range(self.batch_workers):
+        await queue.consume(on_message)
+        if handle_batch is not None and self.batch > 1:
+            for i in range(self.batch_workers):  # they live across reconnects, like the consumer
                 self._workers.append(asyncio.create_task(
                     self._batch_worker(service, arrived, wake, handler, handle_batch),
                     name=f"consume:{service}:{i}"))
-
-        await queue.consume(on_message)
         self._consume_channels[service] = ch
         self._queues[service] = queue
 
