@@ -13,7 +13,7 @@ import asyncio
 import time
 import uuid
 
-from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, insert, select, update
+from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, insert, lambda_stmt, select, update
 
 from shared.db import Database
 from shared.outbox import messaging_tables
@@ -42,6 +42,13 @@ async def main(n: int) -> None:
             for i in range(n):
                 (await conn.execute(prebuilt, {"k": i % 100})).first()
 
+    async def lambda_statement() -> None:
+        async with db.read() as conn:
+            for i in range(n):
+                k = i % 100
+                # lambda_stmt reads k from the closure at each call: that is the point here
+                (await conn.execute(lambda_stmt(lambda: select(t.c.id, t.c.name).where(t.c.id == k)))).first()  # noqa: B023
+
     async def unit_of_work() -> None:
         for i in range(n):
             async with db.transaction() as tx:
@@ -56,6 +63,7 @@ async def main(n: int) -> None:
     try:
         for label, fn in (("SQLAlchemy Core SELECT, statement built per call", built_per_call),
                           ("SQLAlchemy Core SELECT, statement built once", built_once),
+                          ("SQLAlchemy Core SELECT, lambda_stmt", lambda_statement),
                           ("SQLAlchemy unit of work: BEGIN, UPDATE, COMMIT", unit_of_work),
                           ("asyncpg SELECT directly", raw_asyncpg)):
             c0, w0 = time.process_time(), time.perf_counter()
