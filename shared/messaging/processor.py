@@ -37,7 +37,7 @@ from sqlalchemy.exc import IntegrityError
 
 from shared.contracts.envelope import Envelope
 from shared.contracts.events import parse_data
-from shared.db import Database, Tx, insert_ignoring_duplicates, utcnow
+from shared.db import Database, Tx, insert_ignoring_duplicates, insert_many_ignoring_duplicates, utcnow
 from shared.messaging.bus import NotYet
 
 log = logging.getLogger("atiende.processor")
@@ -181,10 +181,10 @@ class EventProcessor:
         marked: set = set()
 
         async def mark_many(tx: Tx, done: list[Envelope]) -> None:
-            for env in done:
-                await insert_ignoring_duplicates(tx.conn, self.inbox, {"event_id": env.id, "type": env.type,
-                                                                      "handled_at": utcnow()})
-                marked.add(env.id)
+            now = utcnow()
+            await insert_many_ignoring_duplicates(tx.conn, self.inbox, [
+                {"event_id": env.id, "type": env.type, "handled_at": now} for env in done])
+            marked.update(env.id for env in done)
 
         def mark_one(env: Envelope) -> MarkHandled:
             async def mark(tx: Tx) -> None:
