@@ -2,8 +2,9 @@
 
 E-mail cannot be rolled back, so every e-mail handler is two-phase (see
 shared/messaging/processor.py): ``record`` plans the e-mails of an event and stores one delivery
-row per (event, channel, recipient), idempotently, with the template's context; ``send_pending``
-sends each row still pending, moving it pending → sending → sent with a commit between steps.
+row per (event, channel, recipient), idempotently, with the template's context;
+``send_pending_batch`` sends the rows still pending (of one event or of a batch of them), moving
+them pending → sending → sent with a commit between steps.
 A crash between "sending" and "sent" leaves the outcome unknown: such a row is never resent
 blindly; it is marked ``unknown`` for a person to check. New notifications only add a planner."""
 
@@ -40,7 +41,7 @@ from shared.contracts.events import (
 )
 from shared.db import Database, Tx, insert_ignoring_duplicates, insert_many_ignoring_duplicates, utcnow
 from shared.messaging.bus import NotYet, PermanentError, Retryable
-from shared.messaging.processor import Handler, MarkHandled, MarkManyHandled
+from shared.messaging.processor import Handler, MarkManyHandled
 
 log = logging.getLogger("atiende.notifier")
 SOURCE = "atiende/notifier"
@@ -143,13 +144,7 @@ class EmailDeliveries:
                 "language": m.language, "context": m.context, "state": "pending", "attempts": 0,
                 "created_at": now} for m in await planner(tx.conn, env)])
 
-        return Handler(record, self.send_pending, self.send_pending_batch)
-
-    async def send_pending(self, env: Envelope, mark_handled: MarkHandled) -> None:
-        async def mark(tx: Tx, _done: list[Envelope]) -> None:
-            await mark_handled(tx)
-
-        await self.send_pending_batch([env], mark)
+        return Handler(record, after_commit_batch=self.send_pending_batch)
 
     async def send_pending_batch(self, envs: list[Envelope], mark_handled: MarkManyHandled) -> None:
         """Claim the events' pending deliveries (one transaction), send them, then record the

@@ -1,13 +1,14 @@
 """The consuming side of a service: inbox deduplication around its event handlers.
 
-A plain handler runs inside one transaction that first inserts the event id into the inbox: a
-duplicate (redelivery, or the relay publishing twice) hits the primary key and is dropped, and a
-concurrent duplicate on another replica waits on that key and is dropped when the first commits.
+A plain handler runs inside one transaction that first inserts the event id into the inbox
+(``ON CONFLICT DO NOTHING RETURNING``): a duplicate (redelivery, or the relay publishing twice)
+is not returned and is dropped, and a concurrent duplicate on another replica waits on that key
+and is dropped when the first commits.
 The handler's effects and any events it emits commit together with the inbox row; the bus acks
 only after that commit.
 
 A handler with an outside effect that cannot roll back (sending an e-mail) declares
-``after_commit``: ``handle`` records what is to be done (idempotently, e.g. one delivery row per
+``after_commit`` (or ``after_commit_batch``): ``handle`` records what is to be done (idempotently, e.g. one delivery row per
 recipient) and commits; ``after_commit(env, mark_handled)`` does it, guarding each effect with
 its own state, and calls ``mark_handled(tx)`` in its last transaction to write the inbox row. A
 failure in either raises, and the bus retries the whole message.
@@ -21,7 +22,7 @@ the whole batch run in one transaction (one inbox INSERT, one commit), and two-p
 record theirs together and may do their outside effects together (``after_commit_batch``). Any
 failure rolls the batch back and the bus falls back to one message at a time, where the inbox
 drops whatever the batch had already completed: a batch changes how often we commit, never
-what is done or how often."""
+what is done or how often. One message is simply a batch of one."""
 
 from __future__ import annotations
 
@@ -31,13 +32,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, exists, insert, select
+from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 
 from shared.contracts.envelope import Envelope
 from shared.contracts.events import parse_data
-from shared.db import Database, Tx, insert_ignoring_duplicates, insert_many_ignoring_duplicates, utcnow
+from shared.db import Database, Tx, insert_many_ignoring_duplicates, utcnow
 from shared.messaging.bus import NotYet
 
 log = logging.getLogger("atiende.processor")
@@ -74,63 +74,28 @@ class EventProcessor:
     def event_types(self) -> list[str]:
         return sorted(self.handlers)
 
+    def _two_phase_handler(self, env: Envelope) -> bool:
+        h = self.handlers[env.type]
+        return h.after_commit is not None or h.after_commit_batch is not None
+
     async def __call__(self, env: Envelope) -> None:
-        handler = self.handlers.get(env.type)
-        if handler is None:
+        """One message (the bus's ordinary path): the batch path with a batch of one, after a
+        few quick in-place retries for ``NotYet``."""
+        if env.type not in self.handlers:
             return  # not ours (a binding left from an older version): ack and move on
         parse_data(env.type, env.data)  # contract check: a bad payload is permanent (ValueError)
         for delay in (*QUICK_RETRY_DELAYS_S, None):
             try:
-                if handler.after_commit is None:
-                    await self._atomic(handler, env)
+                if self._two_phase_handler(env):
+                    await self._two_phase([env])
                 else:
-                    await self._two_phase(handler, env)
+                    await self._atomic([env])
                 return
             except NotYet:
                 if delay is None:
                     raise
                 await asyncio.sleep(delay)
 
-    async def _atomic(self, handler: Handler, env: Envelope) -> None:
-        try:
-            async with self.db.transaction() as tx:
-                try:
-                    await tx.conn.execute(insert(self.inbox), {"event_id": env.id, "type": env.type,
-                                                              "handled_at": utcnow()})
-                except IntegrityError:
-                    raise _Duplicate() from None
-                await handler.handle(tx, env)
-        except _Duplicate:
-            self.duplicates += 1
-            log.info("duplicate event dropped", extra={"event_id": str(env.id), "event_type": env.type})
-            return
-        self.handled += 1
-
-    async def _two_phase(self, handler: Handler, env: Envelope) -> None:
-        async with self.db.read() as conn:
-            seen = (await conn.execute(select(exists().where(self.inbox.c.event_id == env.id)))).scalar()
-        if seen:
-            self.duplicates += 1
-            return
-        async with self.db.transaction() as tx:
-            await handler.handle(tx, env)
-        assert handler.after_commit is not None
-        marked = False
-
-        async def mark_handled(tx: Tx) -> None:
-            nonlocal marked
-            await insert_ignoring_duplicates(tx.conn, self.inbox, {"event_id": env.id, "type": env.type,
-                                                                  "handled_at": utcnow()})
-            marked = True
-
-        await handler.after_commit(env, mark_handled)
-        if not marked:  # nothing was left to do: record it on its own
-            async with self.db.transaction() as tx:
-                await mark_handled(tx)
-        self.handled += 1
-
-
-    # -- several messages at once ------------------------------------------------------------
     async def handle_batch(self, envs: list[Envelope]) -> None:
         """Handle messages the bus delivered together; raises if any failed (the bus then
         retries them one by one, and the inbox skips those this call completed)."""
@@ -141,21 +106,27 @@ class EventProcessor:
                 parse_data(env.type, env.data)
                 ids.add(env.id)
                 mine.append(env)
-        atomic = [e for e in mine if self.handlers[e.type].after_commit is None]
-        two_phase = [e for e in mine if self.handlers[e.type].after_commit is not None]
+        atomic = [e for e in mine if not self._two_phase_handler(e)]
+        two_phase = [e for e in mine if self._two_phase_handler(e)]
         if atomic:
-            await self._atomic_batch(atomic)
+            await self._atomic(atomic)
         if two_phase:
-            await self._two_phase_batch(two_phase)
+            await self._two_phase(two_phase)
 
-    async def _atomic_batch(self, envs: list[Envelope]) -> None:
+    async def _atomic(self, envs: list[Envelope]) -> None:
         async with self.db.transaction() as tx:
             fresh = await self._claim_inbox(tx, envs)
             for env in envs:
                 if env.id in fresh:
                     await self.handlers[env.type].handle(tx, env)
-        self.handled += len(fresh)
-        self.duplicates += len(envs) - len(fresh)
+        self._count(envs, len(fresh))
+
+    def _count(self, envs: list[Envelope], handled: int) -> None:
+        self.handled += handled
+        if handled < len(envs):
+            self.duplicates += len(envs) - handled
+            log.info("%d duplicate event(s) dropped", len(envs) - handled,
+                     extra={"event_type": envs[0].type if len(envs) == 1 else None})
 
     async def _claim_inbox(self, tx: Tx, envs: list[Envelope]) -> set:
         """One INSERT … ON CONFLICT DO NOTHING RETURNING for the batch: the ids it returns are new
@@ -167,13 +138,13 @@ class EventProcessor:
                                     [{"event_id": e.id, "type": e.type, "handled_at": now} for e in envs])
         return set(res.scalars().all())
 
-    async def _two_phase_batch(self, envs: list[Envelope]) -> None:
+    async def _two_phase(self, envs: list[Envelope]) -> None:
         async with self.db.read() as conn:
             seen = set((await conn.execute(select(self.inbox.c.event_id)
                                            .where(self.inbox.c.event_id.in_([e.id for e in envs])))).scalars())
         todo = [e for e in envs if e.id not in seen]
-        self.duplicates += len(envs) - len(todo)
         if not todo:
+            self._count(envs, 0)
             return
         async with self.db.transaction() as tx:
             for env in todo:
@@ -208,9 +179,8 @@ class EventProcessor:
             async with self.db.transaction() as tx:
                 await mark_many(tx, unmarked)
         self.handled += len(marked)
+        self.duplicates += len(envs) - len(todo)
         if failed:
             raise failed[0]
 
 
-class _Duplicate(Exception):
-    pass
