@@ -439,7 +439,7 @@ async def plans(url: str, s: dict[str, Any], tenant_users: dict[str, uuid.UUID])
 
 
 async def broker_cleanup(ns: str) -> list[str]:
-    import aio_pika
+    from pipeline import delete_broker_names  # bench/pipeline.py
 
     from shared.messaging.topology import Topology
     from shared.settings import Settings
@@ -448,23 +448,7 @@ async def broker_cleanup(ns: str) -> list[str]:
     queues = {t.unrouted}
     for svc in ("intake", "workflow", "notifier", "reporting"):
         queues |= {t.queue(svc), t.dead_letter_queue(svc)} | {t.retry_queue(svc, d) for d in Settings().retry_delays_s}
-    deleted = []
-    conn = await aio_pika.connect(AMQP_URL)
-    try:
-        for kind, names in (("queue", sorted(queues)), ("exchange", [t.events_exchange, t.unrouted])):
-            for name in names:
-                ch = await conn.channel()
-                try:
-                    await (ch.queue_delete(name) if kind == "queue" else ch.exchange_delete(name))
-                    deleted.append(name)
-                except Exception:  # noqa: BLE001 - absent: nothing to delete
-                    pass
-                finally:
-                    if not ch.is_closed:
-                        await ch.close()
-    finally:
-        await conn.close()
-    return deleted
+    return await delete_broker_names(AMQP_URL, sorted(queues), [t.events_exchange, t.unrouted])
 
 
 def main() -> None:

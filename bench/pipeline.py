@@ -370,28 +370,7 @@ class Deployment:
             queues |= {ln.strip() for ln in r.stdout.splitlines() if ln.strip().startswith(self.ns + ".")}
         except (OSError, subprocess.TimeoutExpired):
             pass
-        return asyncio.run(self._delete(sorted(queues), [t.events_exchange, t.unrouted]))
-
-    async def _delete(self, queues: list[str], exchanges: list[str]) -> list[str]:
-        import aio_pika
-
-        deleted = []
-        conn = await aio_pika.connect(AMQP_URL)
-        try:
-            for kind, names in (("queue", queues), ("exchange", exchanges)):
-                for name in names:
-                    ch = await conn.channel()
-                    try:
-                        await (ch.queue_delete(name) if kind == "queue" else ch.exchange_delete(name))
-                        deleted.append(name)
-                    except Exception:
-                        pass
-                    finally:
-                        if not ch.is_closed:
-                            await ch.close()
-        finally:
-            await conn.close()
-        return deleted
+        return asyncio.run(delete_broker_names(AMQP_URL, sorted(queues), [t.events_exchange, t.unrouted]))
 
     def drop_db(self) -> None:
         if self.db_created:
@@ -749,6 +728,29 @@ def stop_profilers(profs: list[tuple[str, subprocess.Popen, Path]]) -> None:
         except subprocess.TimeoutExpired:
             os.kill(proc.pid, signal.SIGKILL)
         log(f"  profile of {svc}: {f}")
+
+
+async def delete_broker_names(url: str, queues: list[str], exchanges: list[str]) -> list[str]:
+    """Delete the given queues and exchanges; returns those deleted (a missing one is skipped)."""
+    import aio_pika
+
+    deleted = []
+    conn = await aio_pika.connect(url)
+    try:
+        for kind, names in (("queue", queues), ("exchange", exchanges)):
+            for name in names:
+                ch = await conn.channel()  # a failed delete closes its channel: one channel each
+                try:
+                    await (ch.queue_delete(name) if kind == "queue" else ch.exchange_delete(name))
+                    deleted.append(name)
+                except Exception:
+                    pass
+                finally:
+                    if not ch.is_closed:
+                        await ch.close()
+    finally:
+        await conn.close()
+    return deleted
 
 
 # --------------------------------------------------------------------------------------------
