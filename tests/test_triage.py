@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
 from services.intake import triage
-from services.intake.adapters.db import cases
+from services.intake.adapters.db import cases, outbox, tenants
 from services.intake.triage import Action, BusinessLine, CaseFacts, Filer, FollowUpKind, decide
 from tests.support.system import System, demo, wait_for
 
@@ -309,3 +309,128 @@ async def test_r3_4_triage_refusals_and_tenant_isolation(rabbit_system: System) 
     other = await s.auth("admin")  # inmobiliaria-demo
     assert (await c.get(f"/cases/{original['id']}/triage", headers=other)).status_code == 404
     assert (await c.get(f"/cases/{original['id']}/follow-ups", headers=other)).status_code == 404
+
+
+# -- POST /cases refuses the follow-ups rules 6–8 forbid (R3.4: "no new request") -----------------
+ESCALATE_TEXT = ("No indique al cliente hacer otro requerimiento", "Do not tell the customer to file another request")
+
+
+async def _stored(s: System, original_id: str) -> dict[str, Any]:
+    """What a refused follow-up must leave as it was: the original's follow-ups, the inbox, the
+    tenant's cases and case-number counter, and the case.created.v1 events in intake's outbox."""
+    admin = await s.auth("admin", GAS)
+    r = await s.intake.get(f"/cases/{original_id}/follow-ups", headers=admin)
+    assert r.status_code == 200, r.text
+    inbox = await s.intake.get("/inbox", headers=admin)
+    assert inbox.status_code == 200, inbox.text
+    async with s.rt["intake"].db.engine.connect() as conn:
+        n_cases = (await conn.execute(select(func.count()).select_from(cases).where(cases.c.tenant == GAS))).scalar()
+        next_number = (await conn.execute(select(tenants.c.next_case_number).where(tenants.c.slug == GAS))).scalar()
+        created = (await conn.execute(select(func.count()).select_from(outbox).where(
+            outbox.c.type == "case.created.v1"))).scalar()
+    return {"follow_ups": [x["id"] for x in r.json()], "inbox": sorted(x["id"] for x in inbox.json()["items"]),
+            "inbox_total": inbox.json()["total"], "cases": n_cases, "next_number": next_number, "events": created}
+
+
+async def _refused(s: System, original_id: str, body: dict[str, Any], rule: int) -> None:
+    """R3.4 rules 6–8: POST /cases with follow_up_of is 409 (es and en), naming follow_up_of, the rule
+    and triage's message; nothing is stored or published, no case number is taken."""
+    before = await _stored(s, original_id)
+    expected = triage.message(triage.Decision(rule, Action.ESCALATE_TO_SUPERVISOR, new_request_allowed=False))
+    for i, lang in enumerate(("es-CL", "en")):
+        r = await s.intake.post("/cases", json=body, headers={**await s.auth("admin", GAS), "Accept-Language": lang})
+        assert r.status_code == 409, r.text
+        assert r.headers["content-type"].startswith("application/problem+json")
+        problem = r.json()
+        assert (problem["type"], problem["status"], problem["rule"], problem["action"], problem["original_id"]) == (
+            "https://atiende.dev/problems/escalate-to-supervisor", 409, rule, "escalate_to_supervisor", original_id)
+        assert problem["instance"] == "/cases"
+        [error] = problem["errors"]
+        assert (error["field"], error["pointer"], error["code"]) == (
+            "follow_up_of", "#/body/follow_up_of", "escalate_to_supervisor")
+        assert error["message"] == expected[i] and ESCALATE_TEXT[i] in error["message"]
+        assert problem["detail"].startswith((f"R3.4, regla {rule}: ", f"R3.4, rule {rule}: ")[i])
+        assert expected[i] in problem["detail"]
+    assert await _stored(s, original_id) == before
+
+
+async def _execute(s: System, case_id: str, text: str) -> None:
+    r = await s.intake.post(f"/cases/{case_id}/execute", json={"text": text}, headers=await s.auth("ejecutiva", GAS))
+    assert r.status_code == 200, r.text
+
+
+@pytest.mark.integration
+async def test_r3_4_rule_6_post_follow_up_refused_409_escalate_no_new_request(rabbit_system: System) -> None:
+    """R3.4 rule 6 (O unanswered + F answered): POST /cases refuses a late-response or disagreement
+    follow-up; a follow-up of another kind (not the table's) is still filed."""
+    s = rabbit_system
+    original = await _gas_original(s, 11)
+    await _with_deadline(s, original["id"])
+    await _set_due(s, original["id"], datetime.now(UTC) - timedelta(days=2))
+    late = await s.create_case(_gas_body(12, "respuesta-fuera-de-plazo", follow_up_of=original["id"]), tenant=GAS)
+    await _with_deadline(s, late["id"])
+    await _execute(s, late["id"], "Se derivó al área comercial.")
+    assert (await _triage(s, original["id"]))["rule"] == 6
+    await _refused(s, original["id"], _gas_body(13, "respuesta-fuera-de-plazo", follow_up_of=original["id"]), 6)
+    await _refused(s, original["id"], _gas_body(14, "inconformidad-respuesta", follow_up_of=original["id"]), 6)
+    # Filed on the answered follow-up, it is still about the same original (the chain's root).
+    await _refused(s, original["id"], _gas_body(15, "respuesta-fuera-de-plazo", follow_up_of=late["id"]), 6)
+    other = await s.create_case(_gas_body(16, "no-ejecucion-solucion", follow_up_of=original["id"]), tenant=GAS)
+    assert other["follow_up_of"] == original["id"]
+
+
+@pytest.mark.integration
+async def test_r3_4_rule_7_post_follow_up_refused_409_escalate_no_new_request(rabbit_system: System) -> None:
+    """R3.4 rule 7 (F unanswered, past its deadline): POST /cases refuses another follow-up."""
+    s = rabbit_system
+    original = await _gas_original(s, 21, project="envasado")
+    await _with_deadline(s, original["id"])
+    await _set_due(s, original["id"], datetime.now(UTC) - timedelta(days=4))
+    late = await s.create_case(_gas_body(22, "respuesta-fuera-de-plazo", follow_up_of=original["id"]), tenant=GAS)
+    await _with_deadline(s, late["id"])
+    await _set_due(s, late["id"], datetime.now(UTC) - timedelta(hours=3))
+    assert (await _triage(s, original["id"]))["rule"] == 7
+    await _refused(s, original["id"], _gas_body(23, "respuesta-fuera-de-plazo", follow_up_of=original["id"]), 7)
+    await _refused(s, original["id"], _gas_body(24, "inconformidad-respuesta", follow_up_of=original["id"]), 7)
+
+
+@pytest.mark.integration
+async def test_r3_4_rule_8_post_disagreement_follow_up_refused_409_escalate_no_new_request(
+        rabbit_system: System) -> None:
+    """R3.4 rule 8 (O and F answered, the customer still disagrees): POST /cases refuses another
+    disagreement follow-up (filing one means the customer disagrees)."""
+    s = rabbit_system
+    original = await _gas_original(s, 31, project="granel")
+    await _with_deadline(s, original["id"])
+    await _execute(s, original["id"], "Se reprogramó la carga del estanque.")
+    disagreement = await s.create_case(_gas_body(32, "inconformidad-respuesta", follow_up_of=original["id"]),
+                                       tenant=GAS)
+    await _with_deadline(s, disagreement["id"])
+    await _execute(s, disagreement["id"], "Se mantiene la fecha de carga.")
+    assert (await _triage(s, original["id"], customer_disagrees="true"))["rule"] == 8
+    await _refused(s, original["id"], _gas_body(33, "inconformidad-respuesta", follow_up_of=original["id"]), 8)
+
+
+@pytest.mark.integration
+async def test_r3_4_rules_3_and_4_post_follow_up_still_created_201(rabbit_system: System) -> None:
+    """R3.4 rules 3 and 4 call for a follow-up: POST /cases files it (201), linked to its original."""
+    s = rabbit_system
+    admin = await s.auth("admin", GAS)
+    late_original = await _gas_original(s, 41)
+    await _with_deadline(s, late_original["id"])
+    await _set_due(s, late_original["id"], datetime.now(UTC) - timedelta(days=2))
+    assert (await _triage(s, late_original["id"]))["rule"] == 3
+    r = await s.intake.post("/cases", json=_gas_body(42, "respuesta-fuera-de-plazo",
+                                                     follow_up_of=late_original["id"]), headers=admin)
+    assert r.status_code == 201, r.text
+    assert r.json()["follow_up_of"] == late_original["id"]
+    answered = await _gas_original(s, 43, project="granel")
+    await _with_deadline(s, answered["id"])
+    await _execute(s, answered["id"], "Se reprogramó la carga del estanque.")
+    assert (await _triage(s, answered["id"], customer_disagrees="true"))["rule"] == 4
+    r = await s.intake.post("/cases", json=_gas_body(44, "inconformidad-respuesta", follow_up_of=answered["id"]),
+                            headers=admin)
+    assert r.status_code == 201, r.text
+    for original, created in ((late_original, "respuesta-fuera-de-plazo"), (answered, "inconformidad-respuesta")):
+        r = await s.intake.get(f"/cases/{original['id']}/follow-ups", headers=admin)
+        assert [x["type"] for x in r.json()] == [created]

@@ -13,15 +13,16 @@ from pydantic_core import PydanticCustomError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from services.intake import domain, lifecycle
+from services.intake import domain, lifecycle, triage
 from services.intake.access import CaseAction, Principal, can_act_on_case, can_create_case
 from services.intake.adapters import repository as repo
+from services.intake.adapters import triage_queries
 from services.intake.adapters.party_tables import assets, can_see_party_id
 from services.intake.api.deps import CurrentPrincipal
 from services.intake.catalog import CaseTypeRules, case_type_problems, effective_default_priority
 from shared.contracts.envelope import Envelope
 from shared.contracts.events import CaseCreated, CaseTypeRef, Contact, DeadlineRule
-from shared.db import utcnow
+from shared.db import Database, utcnow
 from shared.logs import correlation_id
 from shared.problems import Problem, field_error, forbidden, invalid, not_found
 from shared.runtime import runtime_of
@@ -149,12 +150,15 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_lengt
 
 
 @router.post("/cases", status_code=201, response_model=CaseOut,
-             responses={422: {"description": "Invalid input (RFC 9457 problem details)"}})
+             responses={409: {"description": "R3.4 rules 6–8: escalate to the supervisor, no new follow-up"},
+                        422: {"description": "Invalid input (RFC 9457 problem details)"}})
 async def create_case(body: CaseIn, request: Request, p: CurrentPrincipal,
                       idempotency_key: IdempotencyKey = None) -> JSONResponse:
     """Register a customer's request (R4.2, R4.3) in the caller's tenant. The response deadline is
     computed by workflow from the type's rule and the tenant's business calendar and appears here
-    once set. Executors create only in the projects of their profile (R4.4)."""
+    once set. Executors create only in the projects of their profile (R4.4). A late-response or
+    disagreement follow-up (``follow_up_of``) is refused with 409 when R3.4 says to escalate to the
+    supervisor without a new request (rules 6–8, as ``GET /cases/{id}/triage`` decides)."""
     rt = runtime_of(request)
     if not can_create_case(p, body.project):
         raise forbidden(("Sólo puede crear solicitudes en los proyectos de su perfil.",
@@ -224,6 +228,9 @@ async def create_case(body: CaseIn, request: Request, p: CurrentPrincipal,
             earlier = await repo.find_idempotent(conn, p.tenant, idempotency_key)
         if earlier is not None:
             return _replay(earlier, fingerprint)
+    kind = triage.kind_of(body.type)
+    if body.follow_up_of is not None and kind in triage.TABLE_KINDS:
+        await _refuse_if_escalated(rt.db, p, body.follow_up_of, disagreement=kind == triage.FollowUpKind.DISAGREEMENT)
     # The number comes from its own short transaction: the tenant's counter row is locked for one
     # statement, not for the whole creation (numbers stay unique; a failed creation leaves a gap).
     async with rt.db.autocommit() as conn:  # one statement, no BEGIN/COMMIT
@@ -286,6 +293,32 @@ async def create_case(body: CaseIn, request: Request, p: CurrentPrincipal,
             raise
         return _replay(earlier, fingerprint)
     return JSONResponse(out, status_code=201, headers={"Location": f"/cases/{case_id}"})
+
+
+async def _refuse_if_escalated(db: Database, p: Principal, follow_up_of: uuid.UUID, *, disagreement: bool) -> None:
+    """R3.4 rules 6–8: "escalate to the supervisor; no new request". The decision is triage's for
+    the original (a disagreement follow-up means the customer disagrees); any other rule lets the
+    follow-up through (the agent may have reasons). Refused before a number is taken: nothing is
+    stored, nothing is published."""
+    async with db.read() as conn:
+        parent = await repo.get_case(conn, follow_up_of)
+        if parent is None or parent.tenant != p.tenant:
+            return  # reference_errors already answered 422
+        st = await triage_queries.decision_for(
+            conn, p, parent, customer_disagrees=True if disagreement else None, business_line=None, now=utcnow())
+    d = st.decision
+    if d.new_request_allowed:
+        return
+    message = triage.message(d, number=st.original.number)
+    f = st.table_follow_up
+    raise Problem(409, "escalate-to-supervisor",
+                  ("Corresponde escalar al supervisor, no un nuevo requerimiento",
+                   "Escalate to the supervisor instead of filing a new request"),
+                  (f"R3.4, regla {d.rule}: {message[0]} No se creó nada.",
+                   f"R3.4, rule {d.rule}: {message[1]} Nothing was created."),
+                  [field_error("follow_up_of", message, "escalate_to_supervisor")],
+                  rule=d.rule, action=d.action.value, original_id=str(st.original.id),
+                  table_follow_up_id=str(f.id) if f is not None else None)
 
 
 def _replay(earlier: Any, fingerprint: str) -> JSONResponse:

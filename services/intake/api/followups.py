@@ -3,12 +3,14 @@
 
 - ``GET /cases/{id}/follow-ups``: the follow-ups filed on a case, oldest first, each with its
   kind, whether the area answered it, and its maximum response date (what R3.3 has the agent
-  check). A follow-up is created with ``POST /cases`` and ``follow_up_of``.
+  check). A follow-up is created with ``POST /cases`` and ``follow_up_of``; a late-response or
+  disagreement follow-up is refused there (409) when this triage says to escalate (rules 6–8).
 - ``GET /cases/{id}/triage``: R3.4's decision for the customer on the phone: which rule matched,
   and what to do — tell the maximum response date, tell the answer (the area's last execution or
   finish text), file a late-response or disagreement follow-up (R3.5: the customer files it
   themselves for metered gas, the agent for packaged and bulk), or escalate to a supervisor
-  without a new request. Asked on a follow-up, it answers for its original."""
+  without a new request. Asked on a follow-up, it answers for its original. The decision itself
+  (original, follow-ups, F, ``triage.decide``) is ``adapters/triage_queries.decision_for``."""
 
 from __future__ import annotations
 
@@ -22,9 +24,10 @@ from sqlalchemy import select
 
 from services.intake import triage
 from services.intake.access import CaseAction, Principal
+from services.intake.adapters import triage_queries
 from services.intake.adapters.case_tables import case_history
-from services.intake.adapters.db import case_types, cases
-from services.intake.adapters.party_tables import can_see_party_id, party_visible
+from services.intake.adapters.db import case_types
+from services.intake.adapters.party_tables import can_see_party_id
 from services.intake.api.cases import CASE_NOT_FOUND, visible_case
 from services.intake.api.deps import CurrentPrincipal
 from shared.db import utcnow
@@ -34,7 +37,6 @@ from shared.runtime import runtime_of
 router = APIRouter(prefix="/cases/{case_id}", tags=["follow-ups"])
 
 ANSWER_KINDS = ("execute", "finish_success", "finish_failure")  # history entries that carry the area's answer
-MAX_CHAIN = 20  # follow-ups of follow-ups: how far up to look for the original
 
 
 class DeadlineOut(BaseModel):
@@ -107,7 +109,7 @@ async def follow_ups(case_id: uuid.UUID, request: Request, p: CurrentPrincipal) 
     case = await _readable(request, p, case_id)
     now = utcnow()
     async with runtime_of(request).db.read() as conn:
-        rows = await _children(conn, p, case.id)
+        rows = await triage_queries.children(conn, p, case.id)
     return [_ref(r, now) for r in rows]
 
 
@@ -119,20 +121,13 @@ async def triage_case(case_id: uuid.UUID, params: Annotated[TriageParams, Query(
     rt = runtime_of(request)
     now = utcnow()
     async with rt.db.read() as conn:
-        original = await _root(conn, p, case)
-        children = await _children(conn, p, original.id)
-        facts = [_facts(c) for c in children]
-        f_index = _table_index(facts)
-        f_row = children[f_index] if f_index is not None else None
-        answered_row = f_row if f_row is not None and _facts(f_row).answered else original
-        disagrees = params.customer_disagrees if params.customer_disagrees is not None \
-            else bool(answered_row.not_satisfied) and triage.is_answered(answered_row.status, answered_row.answered_at)
-        line = params.business_line or triage.business_line_of(original.project)
-        d = triage.decide(_facts(original), _facts(f_row) if f_row is not None else None,
-                          customer_disagrees=disagrees, now=now, business_line=line)
+        st = await triage_queries.decision_for(conn, p, case, customer_disagrees=params.customer_disagrees,
+                                               business_line=params.business_line, now=now)
+        d, original, f_row, children = st.decision, st.original, st.table_follow_up, st.children
         out = TriageOut(rule=d.rule, action=d.action, message="", escalate_to_supervisor=(
             d.action == triage.Action.ESCALATE_TO_SUPERVISOR), new_request_allowed=d.new_request_allowed,
-            extended=d.extended, business_line=line, customer_disagrees=disagrees, original=_ref(original, now),
+            extended=d.extended, business_line=st.business_line, customer_disagrees=st.customer_disagrees,
+            original=_ref(original, now),
             table_follow_up=_ref(f_row, now) if f_row is not None else None,
             follow_ups=[_ref(c, now) for c in children])
         subject = f_row if d.about == triage.About.FOLLOW_UP and f_row is not None else original
@@ -166,26 +161,6 @@ async def _readable(request: Request, p: Principal, case_id: uuid.UUID) -> Any:
     return case
 
 
-async def _root(conn: Any, p: Principal, case: Any) -> Any:
-    """The original a follow-up (or a follow-up of one) was filed on; the case itself if none."""
-    seen = {case.id}
-    while case.follow_up_of is not None and len(seen) <= MAX_CHAIN:
-        parent = (await conn.execute(select(cases).where(cases.c.id == case.follow_up_of,
-                                                         cases.c.tenant == p.tenant))).first()
-        if parent is None or parent.id in seen:
-            break
-        seen.add(parent.id)
-        case = parent
-    return case
-
-
-async def _children(conn: Any, p: Principal, case_id: uuid.UUID) -> list[Any]:
-    q = (select(cases).where(cases.c.follow_up_of == case_id, cases.c.tenant == p.tenant,
-                             party_visible(p, cases.c.party_id))
-         .order_by(cases.c.created_at, cases.c.id))
-    return list((await conn.execute(q)).all())
-
-
 async def _answer(conn: Any, case_id: uuid.UUID) -> tuple[str | None, datetime | None]:
     """The area's last answer: the latest execution or finish that wrote a text."""
     rows = await conn.execute(select(case_history.c.data, case_history.c.at).where(
@@ -197,18 +172,8 @@ async def _answer(conn: Any, case_id: uuid.UUID) -> tuple[str | None, datetime |
     return None, None
 
 
-def _facts(r: Any) -> triage.CaseFacts:
-    return triage.CaseFacts(answered=triage.is_answered(r.status, r.answered_at), due_at=r.due_at,
-                            created_at=r.created_at, kind=triage.kind_of(r.follow_up_kind or r.type_code))
-
-
-def _table_index(facts: list[triage.CaseFacts]) -> int | None:
-    chosen = triage.table_follow_up(facts)
-    return None if chosen is None else next(i for i, f in enumerate(facts) if f is chosen)
-
-
 def _ref(r: Any, now: datetime) -> CaseRef:
-    f = _facts(r)
+    f = triage_queries.facts(r)
     return CaseRef(id=r.id, number=r.number, type=r.type_code, kind=f.kind if r.follow_up_of else None,
                    subject=r.subject, status=r.status, created_at=r.created_at, answered=f.answered,
                    answered_at=r.answered_at, finished_at=r.finished_at,
