@@ -82,7 +82,8 @@ class Tx:
 class Database:
     """A service's engine and schema; ``transaction()`` is the unit of work."""
 
-    def __init__(self, url: str, schema: str, outbox: Table, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str, schema: str, outbox: Table, *, pool_size: int = 10,
+                 pool_timeout_s: float = 5.0) -> None:
         self.schema = schema
         self.outbox = outbox
         self.is_sqlite = url.startswith("sqlite")
@@ -100,7 +101,8 @@ class Database:
             # No overflow: under a burst, overflow connections were opened and closed per request
             # (TLS attempt, codec set-up, every statement prepared again); waiting for one of the
             # pool's connections is far cheaper.
-            self.engine = create_async_engine(url, pool_size=pool_size, max_overflow=0,
+            # Waiting longer than pool_timeout_s raises sqlalchemy.exc.TimeoutError: 503 (shared/problems.py).
+            self.engine = create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=pool_timeout_s,
                                               pool_recycle=1800, connect_args={"server_settings": {"jit": "off"}})
             self._base_engine = self.engine
         self._url = url

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -171,6 +172,18 @@ def install_problem_handlers(app: FastAPI) -> None:
         generic = _TITLES.get(exc.status_code, ())
         detail = exc.detail if isinstance(exc.detail, str) and exc.detail not in generic else None
         return problem_response(request, exc.status_code, f"http-{exc.status_code}", title, detail)
+
+    @app.exception_handler(sqlalchemy.exc.TimeoutError)
+    async def _pool_exhausted(request: Request, exc: sqlalchemy.exc.TimeoutError) -> JSONResponse:
+        # Every pooled connection stayed busy for db_pool_timeout_s: shed the request with a
+        # retryable answer rather than keep it (and its client) waiting.
+        log.warning("database pool exhausted on %s %s", request.method, request.url.path)
+        i = 0 if language(request) == "es" else 1
+        resp = problem_response(request, 503, "overloaded", _TITLES[503][i], (
+            "El servicio está con mucha carga. Reintente en unos segundos (con la misma Idempotency-Key).",
+            "The service is overloaded. Retry in a few seconds (with the same Idempotency-Key).")[i])
+        resp.headers["Retry-After"] = "1"
+        return resp
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> JSONResponse:

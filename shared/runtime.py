@@ -59,7 +59,8 @@ class ServiceRuntime:
         self.name = name
         self.settings = settings
         self.migrations = migrations
-        self.db = Database(settings.database_url_for(name), name, outbox, pool_size=settings.db_pool_size)
+        self.db = Database(settings.database_url_for(name), name, outbox, pool_size=settings.db_pool_size,
+                           pool_timeout_s=settings.db_pool_timeout_s)
         self.owns_bus = bus is None
         self.bus: Bus = bus if bus is not None else make_bus(settings)
         # A factory lets handlers use adapters that need the runtime (its database).

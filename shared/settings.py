@@ -27,6 +27,9 @@ class Settings(BaseSettings):
 
     # Connections each service process keeps to PostgreSQL (plus one for its outbox relay).
     db_pool_size: int = Field(default=10, ge=1, le=200)
+    # How long a request waits for a free connection before it is answered 503 + Retry-After
+    # (a burst beyond the pool is shed rather than left hanging).
+    db_pool_timeout_s: float = Field(default=5.0, gt=0, le=300)
 
     # Messaging tunables.
     # Unacknowledged messages the broker hands a service process at once.

@@ -10,6 +10,7 @@ import asyncpg
 import pytest
 from sqlalchemy import func, select
 
+from services.intake.adapters.db import cases
 from services.workflow.adapters.db import outbox as wf_outbox
 from services.workflow.adapters.db import timers
 from services.workflow.bootstrap import MIGRATIONS as WF_MIGRATIONS
@@ -18,7 +19,7 @@ from shared.messaging.topology import Topology
 from shared.settings import Settings
 from shared.timers import TimerPoller, cancel, schedule
 from tests.conftest import AMQP_URL, TEST_RETRY_DELAYS, TOKEN_SECRET
-from tests.support.system import System
+from tests.support.system import System, case_body
 
 pytestmark = pytest.mark.integration
 
@@ -122,3 +123,36 @@ async def test_timers_fire_when_due_once_even_with_competing_pollers(pg_database
     assert sorted(fired) == sorted(f"due-{i}" for i in range(300))  # each once; not later/moved/cancelled
     assert sum(p.fired for p in pollers) == 300
     await db.dispose()
+
+
+async def test_a_request_that_cannot_get_a_database_connection_is_shed_with_503(pg_database: str,
+                                                                                 namespace: str) -> None:
+    """Beyond the pool, a request waits db_pool_timeout_s and is answered 503 + Retry-After as a
+    problem document (es/en) instead of hanging or failing with 500; nothing is stored, and the
+    same request succeeds once a connection is free."""
+    from tests.conftest import make_settings
+
+    settings = make_settings(database_url=pg_database, amqp_url=AMQP_URL, namespace=namespace,
+                             db_pool_size=1, db_pool_timeout_s=0.3)
+    s = await System(settings, services=("intake",)).start()
+    try:
+        auth = await s.auth("admin")
+        db = s.rt["intake"].db
+        async with db.read() as conn:
+            before = await conn.scalar(select(func.count()).select_from(cases))
+        held = await db.engine.connect()  # the pool's only connection, busy
+        await held.exec_driver_sql("SELECT 1")
+        try:
+            for lang, text in (("es-CL", "Reintente"), ("en", "Retry")):
+                r = await s.intake.post("/cases", json=case_body(1), headers={**auth, "Accept-Language": lang})
+                assert r.status_code == 503, r.text
+                assert r.headers["retry-after"] == "1"
+                assert r.headers["content-type"].startswith("application/problem+json")
+                assert r.json()["type"].endswith("/overloaded") and text in r.json()["detail"]
+        finally:
+            await held.close()
+        async with db.read() as conn:
+            assert await conn.scalar(select(func.count()).select_from(cases)) == before
+        assert (await s.intake.post("/cases", json=case_body(1), headers=auth)).status_code == 201
+    finally:
+        await s.stop()
