@@ -51,6 +51,8 @@ _FIELD_MESSAGES: dict[str, tuple[str, str]] = {
     "json_invalid": ("El cuerpo no es JSON válido.", "The body is not valid JSON."),
     "model_attributes_type": ("Debe ser un objeto JSON.", "Must be a JSON object."),
     "dict_type": ("Debe ser un objeto JSON.", "Must be a JSON object."),
+    "null_not_allowed": ("Este campo no admite null; omítalo para dejarlo como está.",
+                         "This field cannot be null; leave it out to keep it unchanged."),
 }
 
 _TITLES: dict[int, tuple[str, str]] = {

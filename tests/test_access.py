@@ -10,7 +10,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
+from services.intake.adapters.db import outbox
 from services.intake.seed import DEMO_PASSWORD
 from shared.auth import issue_token
 from shared.db import utcnow
@@ -180,6 +182,108 @@ async def test_user_admin_validation_and_denials(rabbit_system: System) -> None:
     assert (await c.get(f"/users/{exe}", headers=gas_admin)).status_code == 404
     assert (await c.patch(f"/users/{exe}", json={"name": "X"}, headers=gas_admin)).status_code == 404
     assert all(u["email"].endswith("gas-demo.atiende.cl") for u in (await c.get("/users", headers=gas_admin)).json())
+
+
+# -- the projects of a profile (R4.4) ------------------------------------------------------------
+async def user_events(system: System) -> int:
+    """How many user.upserted.v1 / user.invited.v1 events intake has written to its outbox."""
+    async with system.rt["intake"].db.engine.connect() as conn:
+        return int((await conn.execute(select(func.count()).select_from(outbox).where(
+            outbox.c.type.in_(["user.upserted.v1", "user.invited.v1"])))).scalar_one())
+
+
+async def test_r4_4_a_new_users_projects_must_be_projects_of_the_callers_tenant(rabbit_system: System,
+                                                                               smtp_sink: SmtpSink) -> None:
+    """R4.4: a typo (or another tenant's project) in ``projects`` is refused field by field, with
+    nothing stored, no event and no invitation; valid codes are kept, repeats dropped, and the
+    executor then creates cases in that project and not in another."""
+    c = rabbit_system.intake
+    admin = await rabbit_system.auth("admin")
+    new = {"email": "typo@example.cl", "name": "Con Error", "roles": ["executor"]}
+    before = await user_events(rabbit_system)
+    r = await c.post("/users", headers=admin, json={**new, "projects": ["edificio-los-robles", "edifcio-los-robles"]})
+    assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
+    [err] = r.json()["errors"]
+    assert err == {"pointer": "#/body/projects/1", "field": "projects.1", "code": "unknown_project",
+                   "message": "No existe un proyecto con ese código en este cliente."}
+    r = await c.post("/users", headers={**admin, "Accept-Language": "en"},
+                     json={**new, "projects": ["nope", "edificio-los-robles", "also-nope", "nope"]})
+    assert r.status_code == 422 and r.json()["detail"] == "2 field(s) with errors; nothing was stored."
+    assert [(e["field"], e["message"]) for e in r.json()["errors"]] == [  # one error per bad code
+        ("projects.0", "This tenant has no project with that code."),
+        ("projects.2", "This tenant has no project with that code.")]
+    # gas-demo has a project "medidor"; it is not inmobiliaria-demo's.
+    r = await c.post("/users", headers=admin, json={**new, "projects": ["medidor"]})
+    assert r.status_code == 422 and r.json()["errors"][0]["code"] == "unknown_project"
+    assert r.json()["errors"][0]["pointer"] == "#/body/projects/0"
+    # An inactive project is refused for a new user.
+    assert (await c.patch("/catalog/projects/condominio-el-mirador", json={"active": False}, headers=admin)
+            ).status_code == 200
+    r = await c.post("/users", headers=admin, json={**new, "projects": ["condominio-el-mirador"]})
+    assert r.status_code == 422 and r.json()["errors"][0]["code"] == "inactive_project"
+    assert (await c.patch("/catalog/projects/condominio-el-mirador", json={"active": True}, headers=admin)
+            ).status_code == 200
+    assert "typo@example.cl" not in {u["email"] for u in (await c.get("/users", headers=admin)).json()}
+    assert await user_events(rabbit_system) == before  # no user.upserted.v1, no user.invited.v1
+
+    # Valid codes: created, a repeated code kept once (in order).
+    r = await c.post("/users", headers=admin, json={
+        "email": "mirador@example.cl", "name": "Ejecutiva Mirador", "roles": ["executor"],
+        "projects": ["condominio-el-mirador", "condominio-el-mirador"]})
+    assert r.status_code == 201, r.text
+    assert r.json()["projects"] == ["condominio-el-mirador"]
+    await wait_for(lambda: any(m.to == ["mirador@example.cl"] for m in smtp_sink.messages), 20, "the invitation")
+    assert not any(m.to == ["typo@example.cl"] for m in smtp_sink.messages)
+    mail = next(m for m in smtp_sink.messages if m.to == ["mirador@example.cl"])
+    token = re.search(r"password-setup\?token=([A-Za-z0-9_\-]+)", mail.message.get_content()).group(1)
+    assert (await c.post("/auth/password-setup", json={"token": token, "password": "una-clave-bien-larga"})
+            ).status_code == 204
+    h = bearer((await login(rabbit_system, "mirador@example.cl", "una-clave-bien-larga")).json()["access_token"])
+    assert (await c.post("/cases", json=case_body(1, project="condominio-el-mirador"), headers=h)).status_code == 201
+    assert (await c.post("/cases", json=case_body(2, project="edificio-los-robles"), headers=h)).status_code == 403
+
+
+async def test_r4_4_changing_a_users_projects_checks_them_against_the_catalog(rabbit_system: System) -> None:
+    """R4.4 on PATCH /users/{id}: an unknown or other-tenant code is refused and the profile's
+    projects stay as they were (no event); an inactive project may stay where already assigned
+    but is not newly given."""
+    c = rabbit_system.intake
+    admin = await rabbit_system.auth("admin")
+    ids = {u["email"]: u["id"] for u in (await c.get("/users", headers=admin)).json()}
+    exe, other = ids[demo("ejecutiva")], ids[demo("ejecutivo")]  # edificio-los-robles / condominio-el-mirador
+    before = await user_events(rabbit_system)
+    r = await c.patch(f"/users/{exe}", headers={**admin, "Accept-Language": "en"},
+                      json={"name": "Renombrada", "projects": ["edificio-los-robles", "los-robles"]})
+    assert r.status_code == 422
+    assert [(e["pointer"], e["code"], e["message"]) for e in r.json()["errors"]] == [
+        ("#/body/projects/1", "unknown_project", "This tenant has no project with that code.")]
+    r = await c.patch(f"/users/{exe}", headers=admin, json={"projects": ["granel"]})  # gas-demo's
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "projects.0"
+    r = await c.patch(f"/users/{exe}", headers=admin, json={"projects": None})
+    assert r.status_code == 422 and r.json()["errors"][0]["code"] == "null_not_allowed"
+    # Explicit nulls for what a user must have are refused field by field (absent = keep).
+    r = await c.patch(f"/users/{exe}", headers={**admin, "Accept-Language": "en"},
+                      json={"name": None, "roles": None, "escalation_subscriptions": None, "active": None})
+    assert r.status_code == 422
+    assert sorted((e["pointer"], e["code"]) for e in r.json()["errors"]) == [
+        ("#/body/active", "null_not_allowed"), ("#/body/escalation_subscriptions", "null_not_allowed"),
+        ("#/body/name", "null_not_allowed"), ("#/body/roles", "null_not_allowed")]
+    assert r.json()["errors"][0]["message"] == "This field cannot be null; leave it out to keep it unchanged."
+    got = (await c.get(f"/users/{exe}", headers=admin)).json()
+    assert got["projects"] == ["edificio-los-robles"] and got["name"] == "Ejecutiva Demo"
+    assert await user_events(rabbit_system) == before
+    # Another tenant's admin cannot probe this user through the projects check either.
+    gas_admin = await rabbit_system.auth("admin", "gas-demo")
+    assert (await c.patch(f"/users/{exe}", json={"projects": ["medidor"]}, headers=gas_admin)).status_code == 404
+
+    assert (await c.patch("/catalog/projects/condominio-el-mirador", json={"active": False}, headers=admin)
+            ).status_code == 200
+    r = await c.patch(f"/users/{exe}", headers=admin, json={"projects": ["edificio-los-robles", "condominio-el-mirador"]})
+    assert r.status_code == 422 and r.json()["errors"][0]["code"] == "inactive_project"
+    assert r.json()["errors"][0]["pointer"] == "#/body/projects/1"
+    r = await c.patch(f"/users/{other}", headers=admin,  # already had it: it may stay
+                      json={"projects": ["condominio-el-mirador", "edificio-los-robles", "edificio-los-robles"]})
+    assert r.status_code == 200 and r.json()["projects"] == ["condominio-el-mirador", "edificio-los-robles"]
 
 
 # -- API keys -----------------------------------------------------------------------------------

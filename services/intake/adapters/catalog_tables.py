@@ -105,6 +105,16 @@ async def active_codes(conn: AsyncConnection, kind: str, tenant: str, codes: set
     return {r.code for r in rows}
 
 
+async def entry_states(conn: AsyncConnection, kind: str, tenant: str, codes: set[str]) -> dict[str, bool]:
+    """Which of ``codes`` are entries of the tenant (another tenant's do not count), each with
+    its ``active`` flag; a code missing from the answer does not exist."""
+    if not codes:
+        return {}
+    t = ENTRY_TABLES[kind]
+    rows = await conn.execute(select(t.c.code, t.c.active).where(t.c.tenant == tenant, t.c.code.in_(codes)))
+    return {r.code: bool(r.active) for r in rows}
+
+
 async def save_entry(tx: Tx, kind: str, tenant: str, code: str, values: dict[str, Any], *, create: bool) -> Row[Any]:
     """Insert (``create``) or change an entry, bump its version and emit its event."""
     t = ENTRY_TABLES[kind]

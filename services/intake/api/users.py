@@ -4,16 +4,20 @@ them (to pick a responsible)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
+from pydantic_core import PydanticCustomError
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.intake import accounts
 from services.intake.access import Principal, Role
+from services.intake.adapters import catalog_tables as catalog_store
 from services.intake.adapters.db import access_tokens, tenants, users
 from services.intake.api.deps import AdminPrincipal, CurrentPrincipal
 from shared.db import Tx, utcnow
@@ -26,6 +30,9 @@ Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+[1-
 Code = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z0-9][a-z0-9._-]{0,59}$")]
 RoleName = Literal["admin", "supervisor", "executor", "viewer", "technical_manager"]
 USER_NOT_FOUND = ("Usuario no encontrado", "User not found")
+UNKNOWN_PROJECT = ("No existe un proyecto con ese código en este cliente.", "This tenant has no project with that code.")
+INACTIVE_PROJECT = ("El proyecto está inactivo; reactívelo en el catálogo o elija otro.",
+                    "That project is inactive; reactivate it in the catalog or pick another.")
 
 
 class UserIn(BaseModel):
@@ -50,6 +57,14 @@ class UserPatch(BaseModel):
     escalation_subscriptions: list[Code] | None = None
     language: Literal["es", "en"] | None = None
     active: bool | None = None
+
+    @field_validator("name", "roles", "projects", "escalation_subscriptions", "active", mode="before")
+    @classmethod
+    def _not_null(cls, v: object) -> object:
+        # Absent means "keep"; an explicit null would clear a field the user must have.
+        if v is None:
+            raise PydanticCustomError("null_not_allowed", "this field cannot be null; leave it out to keep it")
+        return v
 
 
 class UserOut(BaseModel):
@@ -97,15 +112,39 @@ async def _check_manager(tx: Tx, p: Principal, user_id: uuid.UUID | None, manage
         current = row.manager_id
 
 
+async def _checked_projects(conn: AsyncConnection, p: Principal, codes: list[str],
+                            assigned: Iterable[str] = ()) -> list[str]:
+    """R4.4: an executor creates cases in the projects of their profile, so those must be projects
+    of the caller's tenant's catalog (``/catalog/projects``; another tenant's same code does not
+    count), active unless already ``assigned`` to the user. Returns the codes de-duplicated, in
+    order (a repeated code is dropped silently); otherwise 422 with one error per bad code, at its
+    first position (``#/body/projects/<i>``). Reads only: call it before the write transaction."""
+    unique = list(dict.fromkeys(codes))
+    states = await catalog_store.entry_states(conn, "project", p.tenant, set(unique))
+    kept = set(assigned)
+    errors = []
+    for code in unique:
+        if code not in states:
+            errors.append(field_error(f"projects.{codes.index(code)}", UNKNOWN_PROJECT, "unknown_project"))
+        elif not states[code] and code not in kept:
+            errors.append(field_error(f"projects.{codes.index(code)}", INACTIVE_PROJECT, "inactive_project"))
+    if errors:
+        raise invalid(*errors)
+    return unique
+
+
 @router.post("", status_code=201, response_model=UserOut)
 async def create_user(body: UserIn, request: Request, p: AdminPrincipal) -> UserOut:
-    """Create a user; they receive an e-mail with a one-time link to set their password (R4.1)."""
+    """Create a user; they receive an e-mail with a one-time link to set their password (R4.1).
+    Their ``projects`` must be active projects of the tenant's catalog (R4.4); repeats are dropped."""
     rt = runtime_of(request)
+    async with rt.db.read() as conn:  # refused here: nothing stored, no user.*.v1 event, no e-mail
+        projects = await _checked_projects(conn, p, body.projects)
     try:
         async with rt.db.transaction() as tx:
             await _check_manager(tx, p, None, body.manager_id)
             tenant = await _tenant(tx, p.tenant)
-            row = await accounts.create_user(tx, tenant, body.model_dump())
+            row = await accounts.create_user(tx, tenant, {**body.model_dump(), "projects": projects})
             await accounts.invite(tx, tenant, row, rt.settings)
     except IntegrityError:
         raise invalid(field_error("email", ("Ya existe un usuario con ese correo.",
@@ -144,9 +183,17 @@ async def get_user(user_id: uuid.UUID, request: Request, p: CurrentPrincipal) ->
 @router.patch("/{user_id}", response_model=UserOut)
 async def change_user(user_id: uuid.UUID, body: UserPatch, request: Request, p: AdminPrincipal) -> UserOut:
     """Change a user's profile, roles, manager, projects, subscriptions or active flag.
-    Deactivating ends the user's sessions at once."""
+    Deactivating ends the user's sessions at once. New ``projects`` must be active projects of the
+    tenant's catalog (R4.4); an inactive one the user already has may stay; repeats are dropped."""
     rt = runtime_of(request)
     changes = body.model_dump(exclude_unset=True)
+    if "projects" in changes:
+        async with rt.db.read() as conn:  # refused here: nothing stored, no user.upserted.v1
+            current = (await conn.execute(select(users.c.projects).where(
+                users.c.id == user_id, users.c.tenant == p.tenant))).first()
+            if current is None:
+                raise not_found(USER_NOT_FOUND)
+            changes["projects"] = await _checked_projects(conn, p, changes["projects"], current.projects)
     async with rt.db.transaction() as tx:
         row = (await tx.conn.execute(select(users).where(users.c.id == user_id, users.c.tenant == p.tenant))).first()
         if row is None:
