@@ -12,6 +12,8 @@ import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import field_validator
+from pydantic_core import PydanticCustomError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("atiende.problems")
@@ -102,6 +104,17 @@ def not_found(what: tuple[str, str]) -> Problem:
 def field_error(field: str, message: tuple[str, str], code: str, where: str = "body") -> dict[str, Any]:
     """One bad field: ``pointer`` (RFC 6901 into the request), ``field``, ``message`` (es, en), ``code``."""
     return {"pointer": f"#/{where}/" + field.replace(".", "/"), "field": field, "message": message, "code": code}
+
+
+def refuse_null(*fields: str) -> Any:
+    """A validator for PATCH models (``_no_null = refuse_null("name", …)``): these fields may be
+    left out (unchanged) but not set to null, which would clear what the record must have. Each
+    such field gets its own 422 error, code ``null_not_allowed``."""
+    def check(cls: type, value: Any) -> Any:
+        if value is None:
+            raise PydanticCustomError("null_not_allowed", "this field cannot be null; leave it out to keep it")
+        return value
+    return field_validator(*fields, mode="before")(check)
 
 
 def invalid(*errors: dict[str, Any]) -> Problem:

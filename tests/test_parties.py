@@ -148,6 +148,11 @@ async def test_party_and_contacts_crud_with_national_id_rules(rabbit_system: Sys
     assert r.status_code == 422 and {e["field"] for e in r.json()["errors"]} == {"name", "phone"}
     r = await s.intake.patch(f"/parties/{pid}/contacts/{cid}", json={"position": "Apoderada"}, headers=h)
     assert r.status_code == 200 and r.json()["position"] == "Apoderada" and r.json()["decision_maker"] is True
+    # Left out = unchanged; null for what a contact must have is refused field by field.
+    r = await s.intake.patch(f"/parties/{pid}/contacts/{cid}", json={"name": None, "decision_maker": None,
+                                                                    "position": None}, headers=h)
+    assert r.status_code == 422 and sorted((e["field"], e["code"]) for e in r.json()["errors"]) == [
+        ("decision_maker", "null_not_allowed"), ("name", "null_not_allowed")]
     detail = (await s.intake.get(f"/parties/{pid}", headers=h)).json()
     assert [c["name"] for c in detail["contacts"]] == ["Lucía Muñoz"]
     assert (await s.intake.get(f"/parties/{pid}/contacts", headers=h)).json()[0]["id"] == cid
@@ -400,6 +405,9 @@ async def test_assets_policy_property_product_with_owner(rabbit_system: System) 
 
     r = await c.patch(f"/assets/{prop['id']}", json={"name": "Los Robles departamento 1204"}, headers=h)
     assert r.status_code == 200 and r.json()["name"] == "Los Robles departamento 1204"
+    r = await c.patch(f"/assets/{prop['id']}", json={"attributes": None, "active": None}, headers=h)
+    assert r.status_code == 422 and sorted(e["field"] for e in r.json()["errors"]) == ["active", "attributes"]
+    assert (await c.get(f"/assets/{prop['id']}", headers=h)).json()["name"] == "Los Robles departamento 1204"
     held = (await c.get(f"/parties/{owner['id']}/assets", headers=h)).json()
     assert [a["code"] for a in held] == ["LR-A-1204"]
     assert (await c.get("/assets", params={"q": "robles"}, headers=h)).json()["items"][0]["id"] == prop["id"]

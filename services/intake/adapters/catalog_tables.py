@@ -98,11 +98,7 @@ async def get_entry(conn: AsyncConnection, kind: str, tenant: str, code: str) ->
 
 async def active_codes(conn: AsyncConnection, kind: str, tenant: str, codes: set[str]) -> set[str]:
     """Which of ``codes`` are active entries of the tenant."""
-    if not codes:
-        return set()
-    t = ENTRY_TABLES[kind]
-    rows = await conn.execute(select(t.c.code).where(t.c.tenant == tenant, t.c.code.in_(codes), t.c.active.is_(True)))
-    return {r.code for r in rows}
+    return {code for code, active in (await entry_states(conn, kind, tenant, codes)).items() if active}
 
 
 async def entry_states(conn: AsyncConnection, kind: str, tenant: str, codes: set[str]) -> dict[str, bool]:

@@ -52,7 +52,16 @@ from services.intake.api.parties import (
     visible_party_or_404,
 )
 from shared.db import Tx, insert_ignoring_duplicates, utcnow
-from shared.problems import Problem, field_error, forbidden, invalid, language, not_found, validation_errors
+from shared.problems import (
+    Problem,
+    field_error,
+    forbidden,
+    invalid,
+    language,
+    not_found,
+    refuse_null,
+    validation_errors,
+)
 from shared.runtime import runtime_of
 
 router = APIRouter(tags=["assets"])
@@ -88,6 +97,7 @@ class AssetPatch(BaseModel):
     active: bool | None = None
 
     _attributes = field_validator("attributes")(lambda v: v if v is None else small_json(v))
+    _no_null = refuse_null("code", "name", "attributes", "active")
 
 
 class AssetOut(BaseModel):
@@ -220,10 +230,6 @@ async def get_asset(asset_id: uuid.UUID, request: Request, p: CurrentPrincipal) 
 async def change_asset(asset_id: uuid.UUID, body: AssetPatch, request: Request, p: CurrentPrincipal) -> AssetOut:
     require_writer(p)
     changes = body.model_dump(exclude_unset=True)
-    for required in ("code", "name", "attributes", "active"):
-        if required in changes and changes[required] is None:
-            raise invalid(field_error(required, ("Este campo no puede quedar vacío.", "This field cannot be null."),
-                                      "null_not_allowed"))
     try:
         async with runtime_of(request).db.transaction() as tx:
             row = await _asset_or_404(tx.conn, p, asset_id)

@@ -45,7 +45,7 @@ from services.intake.adapters.party_tables import (
 from services.intake.api.deps import CurrentPrincipal
 from services.intake.lifecycle import FINISHED
 from shared.db import Tx, utcnow
-from shared.problems import Problem, field_error, forbidden, invalid, not_found
+from shared.problems import Problem, field_error, forbidden, invalid, not_found, refuse_null
 from shared.runtime import runtime_of
 
 router = APIRouter(prefix="/parties", tags=["parties"])
@@ -107,6 +107,7 @@ class PartyPatch(BaseModel):
     active: bool | None = None
 
     _details = field_validator("details")(lambda v: v if v is None else small_json(v))
+    _no_null = refuse_null("kind", "name", "internal", "details", "active")
 
 
 class SharingIn(BaseModel):
@@ -133,6 +134,8 @@ class ContactPatch(BaseModel):
     email: EmailStr | None = None
     phone: Phone | None = None
     notes: LongText | None = None
+
+    _no_null = refuse_null("name", "decision_maker")
 
 
 class ContactOut(BaseModel):
@@ -446,10 +449,6 @@ async def get_party(party_id: uuid.UUID, request: Request, p: CurrentPrincipal) 
 async def change_party(party_id: uuid.UUID, body: PartyPatch, request: Request, p: CurrentPrincipal) -> PartyDetail:
     require_writer(p)
     changes = body.model_dump(exclude_unset=True)
-    for required in ("kind", "name", "internal", "details", "active"):
-        if required in changes and changes[required] is None:
-            raise invalid(field_error(required, ("Este campo no puede quedar vacío.", "This field cannot be null."),
-                                      "null_not_allowed"))
     try:
         async with runtime_of(request).db.transaction() as tx:
             row = await visible_party_or_404(tx.conn, p, party_id)
@@ -580,10 +579,6 @@ async def change_contact(party_id: uuid.UUID, contact_id: uuid.UUID, body: Conta
                          p: CurrentPrincipal) -> ContactOut:
     require_writer(p)
     changes = body.model_dump(exclude_unset=True)
-    for required in ("name", "decision_maker"):
-        if required in changes and changes[required] is None:
-            raise invalid(field_error(required, ("Este campo no puede quedar vacío.", "This field cannot be null."),
-                                      "null_not_allowed"))
     if changes.get("email"):
         changes["email"] = changes["email"].lower()
     async with runtime_of(request).db.transaction() as tx:

@@ -9,8 +9,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -21,7 +20,7 @@ from services.intake.adapters import catalog_tables as catalog_store
 from services.intake.adapters.db import access_tokens, tenants, users
 from services.intake.api.deps import AdminPrincipal, CurrentPrincipal
 from shared.db import Tx, utcnow
-from shared.problems import field_error, invalid, not_found
+from shared.problems import field_error, invalid, not_found, refuse_null
 from shared.runtime import runtime_of
 
 router = APIRouter(prefix="/users", tags=["users"])
@@ -58,13 +57,7 @@ class UserPatch(BaseModel):
     language: Literal["es", "en"] | None = None
     active: bool | None = None
 
-    @field_validator("name", "roles", "projects", "escalation_subscriptions", "active", mode="before")
-    @classmethod
-    def _not_null(cls, v: object) -> object:
-        # Absent means "keep"; an explicit null would clear a field the user must have.
-        if v is None:
-            raise PydanticCustomError("null_not_allowed", "this field cannot be null; leave it out to keep it")
-        return v
+    _no_null = refuse_null("name", "roles", "projects", "escalation_subscriptions", "active")
 
 
 class UserOut(BaseModel):
