@@ -127,8 +127,8 @@ async def api_key_create(settings: Settings, tenant: str, name: str) -> None:
 
     from sqlalchemy import insert
 
+    from services.intake.adapters.credentials import digest, new_api_key
     from services.intake.adapters.db import api_keys
-    from services.intake.credentials import digest, new_api_key
     from shared.db import utcnow
 
     rt = _builders()["intake"](settings)

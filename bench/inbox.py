@@ -52,11 +52,11 @@ sys.path.insert(0, str(ROOT))
 import asyncpg  # noqa: E402
 import httpx  # noqa: E402
 
-from services.intake import parties as party_rules  # noqa: E402
-from services.intake.access import Principal, Role  # noqa: E402
 from services.intake.adapters import inbox_queries as iq  # noqa: E402
 from services.intake.adapters.db import outbox  # noqa: E402
 from services.intake.api.inbox import _search as search_terms  # noqa: E402
+from services.intake.domain import parties as party_rules  # noqa: E402
+from services.intake.domain.access import Principal, Role  # noqa: E402
 from services.intake.seed import DEMO_PASSWORD, demo_email  # noqa: E402
 from shared.db import Database  # noqa: E402
 

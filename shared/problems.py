@@ -6,6 +6,7 @@ User-facing texts exist in Spanish (es-CL, the default) and English, picked from
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 from typing import Any
 
 import sqlalchemy.exc
@@ -15,6 +16,8 @@ from fastapi.responses import JSONResponse
 from pydantic import field_validator
 from pydantic_core import PydanticCustomError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shared.refusals import TITLES, Refused, conflict, field_error, forbidden, invalid, not_found
 
 log = logging.getLogger("atiende.problems")
 
@@ -28,7 +31,7 @@ _FIELD_MESSAGES: dict[str, tuple[str, str]] = {
     "string_too_long": ("El texto es demasiado largo (máximo {max_length}).", "Too long (maximum {max_length})."),
     "string_type": ("Debe ser un texto.", "Must be a string."),
     "string_pattern_mismatch": ("El formato no es válido.", "Invalid format."),
-    "value_error": ("Valor no válido: {reason}", "Invalid value: {reason}"),
+    "value_error": ("Valor no válido.", "Invalid value: {reason}"),
     "association": ("La asociación indicada requiere su cliente o propiedad (party_id o asset_id).",
                     "That association needs its party or property (party_id or asset_id)."),
     "commitment_dates": ("La fecha de compromiso interna debe ser anterior a la del cliente.",
@@ -53,22 +56,31 @@ _FIELD_MESSAGES: dict[str, tuple[str, str]] = {
     "json_invalid": ("El cuerpo no es JSON válido.", "The body is not valid JSON."),
     "model_attributes_type": ("Debe ser un objeto JSON.", "Must be a JSON object."),
     "dict_type": ("Debe ser un objeto JSON.", "Must be a JSON object."),
+    "unsafe_text": ("El texto contiene caracteres no permitidos (NUL o sustitutos sueltos).",
+                    "The text contains characters that are not allowed (NUL or lone surrogates)."),
+    "email_invalid": ("No es una dirección de correo válida.", "Not a valid e-mail address."),
+    "phone_invalid": ("No es un teléfono válido en formato E.164 (p. ej. +56912345678).",
+                      "Not a valid E.164 phone number (e.g. +56912345678)."),
+    "invalid_cursor": ("El cursor de página no es válido; use el next_cursor recibido.",
+                       "Invalid page cursor; pass the next_cursor you received."),
+    "list_type": ("Debe ser una lista.", "Must be a list."),
+    "int_type": ("Debe ser un número entero.", "Must be an integer."),
+    "int_from_float": ("Debe ser un número entero.", "Must be an integer."),
+    "float_parsing": ("Debe ser un número.", "Must be a number."),
+    "float_type": ("Debe ser un número.", "Must be a number."),
+    "uuid_type": ("Debe ser un UUID.", "Must be a UUID."),
+    "date_type": ("Debe ser una fecha AAAA-MM-DD.", "Must be a date YYYY-MM-DD."),
+    "datetime_type": ("Debe ser una fecha y hora ISO 8601.", "Must be an ISO 8601 date-time."),
+    "time_parsing": ("Debe ser una hora HH:MM.", "Must be a time HH:MM."),
+    "string_unicode": ("El texto no es UTF-8 válido.", "The text is not valid UTF-8."),
+    "set_type": ("Debe ser una lista.", "Must be a list."),
+    "union_tag_invalid": ("Valor no válido.", "Invalid value."),
+    "url_parsing": ("Debe ser una URL.", "Must be a URL."),
     "null_not_allowed": ("Este campo no admite null; omítalo para dejarlo como está.",
                          "This field cannot be null; leave it out to keep it unchanged."),
 }
 
-_TITLES: dict[int, tuple[str, str]] = {
-    400: ("Solicitud incorrecta", "Bad request"),
-    401: ("No autenticado", "Not authenticated"),
-    403: ("Acción no permitida", "Forbidden"),
-    404: ("No encontrado", "Not found"),
-    405: ("Método no permitido", "Method not allowed"),
-    409: ("Conflicto", "Conflict"),
-    415: ("Tipo de contenido no soportado", "Unsupported media type"),
-    422: ("Los datos enviados no son válidos", "The data sent is not valid"),
-    500: ("Error interno", "Internal error"),
-    503: ("Servicio no disponible", "Service unavailable"),
-}
+_TITLES = TITLES
 
 
 def language(request: Request) -> str:
@@ -76,34 +88,9 @@ def language(request: Request) -> str:
     return "en" if accept.startswith("en") else "es"
 
 
-class Problem(Exception):
-    """Raise from API code to answer with a problem document. Texts are (es, en) pairs."""
-
-    def __init__(self, status: int, code: str, title: tuple[str, str], detail: tuple[str, str] | None = None,
-                 errors: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None,
-                 **extra: Any) -> None:
-        super().__init__(title[1])
-        self.headers = headers
-        self.status = status
-        self.code = code
-        self.title = title
-        self.detail = detail
-        self.errors = errors or []
-        self.extra = extra
-
-
-def forbidden(detail: tuple[str, str]) -> Problem:
-    return Problem(403, "forbidden", _TITLES[403], detail)
-
-
-def not_found(what: tuple[str, str]) -> Problem:
-    """Also the answer for another tenant's object: its existence is not revealed."""
-    return Problem(404, "not-found", what)
-
-
-def field_error(field: str, message: tuple[str, str], code: str, where: str = "body") -> dict[str, Any]:
-    """One bad field: ``pointer`` (RFC 6901 into the request), ``field``, ``message`` (es, en), ``code``."""
-    return {"pointer": f"#/{where}/" + field.replace(".", "/"), "field": field, "message": message, "code": code}
+# ``Problem`` is the same class as ``Refused`` (the one way to refuse, shared/refusals.py); the
+# old name stays for HTTP-level code (authentication, overload).
+Problem = Refused
 
 
 def refuse_null(*fields: str) -> Any:
@@ -115,14 +102,6 @@ def refuse_null(*fields: str) -> Any:
             raise PydanticCustomError("null_not_allowed", "this field cannot be null; leave it out to keep it")
         return value
     return field_validator(*fields, mode="before")(check)
-
-
-def invalid(*errors: dict[str, Any]) -> Problem:
-    """A 422 problem for input that is well-formed but refers to things that do not exist or clash."""
-    n = len(errors)
-    return Problem(422, "validation", _TITLES[422],
-                   (f"{n} campo(s) con errores; no se guardó nada.", f"{n} field(s) with errors; nothing was stored."),
-                   list(errors))
 
 
 def problem_response(request: Request, status: int, code: str, title: str, detail: str | None = None,
@@ -139,8 +118,8 @@ def problem_response(request: Request, status: int, code: str, title: str, detai
 
 def _field_message(err: dict[str, Any], lang: str) -> str:
     pair = _FIELD_MESSAGES.get(err["type"])
-    if pair is None:
-        return str(err.get("msg", ""))
+    if pair is None:  # never the library's English in a Spanish answer
+        return "Valor no válido." if lang == "es" else str(err.get("msg", "Invalid value."))
     ctx = {k: (", ".join(map(str, v)) if isinstance(v, list | tuple) else v) for k, v in (err.get("ctx") or {}).items()}
     if err["type"] == "value_error":
         ctx["reason"] = str(ctx.get("error", err.get("msg", ""))).removeprefix("Value error, ")
@@ -155,9 +134,18 @@ def validation_errors(errors: list[dict[str, Any]], lang: str) -> list[dict[str,
     for err in errors:
         loc = [str(p) for p in err.get("loc", ())]
         field_path = [p for p in loc[1:]] if loc and loc[0] in ("body", "query", "path", "header") else loc
+        if err["type"] == "value_error" and "valid email" in str(err.get("msg", "")):
+            err = {**err, "type": "email_invalid"}  # pydantic's EmailStr says so only in English
         out.append({"pointer": "#/" + "/".join(loc), "field": ".".join(field_path) or (loc[0] if loc else ""),
                     "message": _field_message(err, lang), "code": err["type"]})
     return out
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -170,8 +158,8 @@ def install_problem_handlers(app: FastAPI) -> None:
                   else f"{len(errors)} field(s) with errors; nothing was stored.")
         return problem_response(request, 422, "validation", title, detail, errors)
 
-    @app.exception_handler(Problem)
-    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+    @app.exception_handler(Refused)
+    async def _refused(request: Request, exc: Refused) -> JSONResponse:
         i = 0 if language(request) == "es" else 1
         errors = [{k: (v[i] if isinstance(v, tuple) else v) for k, v in e.items()} for e in exc.errors]
         resp = problem_response(request, exc.status, exc.code, exc.title[i], exc.detail[i] if exc.detail else None,
@@ -184,7 +172,9 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         i = 0 if language(request) == "es" else 1
         title = _TITLES.get(exc.status_code, ("Error", "Error"))[i]
-        generic = _TITLES.get(exc.status_code, ())
+        # Starlette's own details ("Not Found", "Method Not Allowed") are English phrases: the
+        # localised title says the same.
+        generic = {*_TITLES.get(exc.status_code, ()), _phrase(exc.status_code)}
         detail = exc.detail if isinstance(exc.detail, str) and exc.detail not in generic else None
         return problem_response(request, exc.status_code, f"http-{exc.status_code}", title, detail)
 
@@ -205,3 +195,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         i = 0 if language(request) == "es" else 1
         return problem_response(request, 500, "internal", _TITLES[500][i])
+
+
+__all__ = ["PROBLEM_JSON", "Problem", "Refused", "conflict", "field_error", "forbidden", "install_problem_handlers",
+           "invalid", "language", "not_found", "problem_response", "refuse_null", "validation_errors"]

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from services.intake.access import CaseAction, Principal, Role, can_act_on_case, can_create_case, can_see_party
+from services.intake.domain.access import CaseAction, Principal, Role, can_act_on_case, can_create_case, can_see_party
 
 ME, OTHER = uuid.uuid4(), uuid.uuid4()
 OTHERS_ALLOWED = {CaseAction.READ, CaseAction.HISTORY, CaseAction.COMMENT, CaseAction.SEND_MAIL}

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from services.intake import hierarchy
-from services.intake.hierarchy import Refused
+from services.intake.domain import hierarchy
+from services.intake.domain.hierarchy import Refused
 from tests.support.system import System, case_body, demo
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"

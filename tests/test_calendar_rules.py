@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.intake import catalog
+from services.intake.domain import catalog
 from services.workflow.domain import BusinessCalendar, calendar_for, deadline_for
 
 SCL = ZoneInfo("America/Santiago")

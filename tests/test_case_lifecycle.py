@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.intake import lifecycle
-from services.intake.lifecycle import Action, Priority, PriorityRefused, RaiseReason, Status
+from services.intake.domain import lifecycle
+from services.intake.domain.lifecycle import Action, Priority, PriorityRefused, RaiseReason, Status
 from tests.support.system import System, case_body, demo
 
 # -- pure rules -----------------------------------------------------------------------------------

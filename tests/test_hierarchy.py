@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from services.intake import hierarchy
-from services.intake.access import Principal, Role
 from services.intake.adapters.db import outbox
-from services.intake.hierarchy import DueLimit, Refused, WorkOrderStatus
+from services.intake.domain import hierarchy
+from services.intake.domain.access import Principal, Role
+from services.intake.domain.hierarchy import DueLimit, Refused, WorkOrderStatus
 from tests.support.smtp_sink import SmtpSink
 from tests.support.system import System, case_body, demo, wait_for
 

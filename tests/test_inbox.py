@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from sqlalchemy import text, update
 
-from services.intake.access import Principal, Role
 from services.intake.adapters import inbox_queries as iq
 from services.intake.adapters.db import cases
+from services.intake.domain.access import Principal, Role
 from tests.support.system import System, case_body, demo, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,11 +10,17 @@ from typing import Any
 import pytest
 from sqlalchemy import func, insert, select
 
-from services.intake import parties as rules
-from services.intake.access import Principal, Role, can_change_party_sharing, can_import_supplies, can_write_parties
 from services.intake.adapters.case_tables import interactions
 from services.intake.adapters.db import outbox
 from services.intake.adapters.party_tables import can_see_party_id, parties, party_visible
+from services.intake.domain import parties as rules
+from services.intake.domain.access import (
+    Principal,
+    Role,
+    can_change_party_sharing,
+    can_import_supplies,
+    can_write_parties,
+)
 from services.intake.seed_parties import demo_id, load_parties
 from services.reporting.adapters.db import asset_facts, party_facts
 from shared.db import utcnow

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
-from services.intake import triage
 from services.intake.adapters.db import cases, outbox, tenants
-from services.intake.triage import Action, BusinessLine, CaseFacts, Filer, FollowUpKind, decide
+from services.intake.domain import triage
+from services.intake.domain.triage import Action, BusinessLine, CaseFacts, Filer, FollowUpKind, decide
 from tests.support.system import System, demo, wait_for
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)

@@ -10,9 +10,9 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 
-from services.intake.access import Role
+from services.intake.adapters.credentials import digest, new_token
 from services.intake.adapters.db import password_setup_tokens, tenants, users
-from services.intake.credentials import digest, new_token
+from services.intake.domain.access import Role
 from shared.contracts.envelope import Envelope
 from shared.contracts.events import UserInvited, UserProfile
 from shared.db import Tx, utcnow

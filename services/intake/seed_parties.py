@@ -13,9 +13,9 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
-from services.intake import parties as rules
 from services.intake.adapters.db import tenants, users
 from services.intake.adapters.party_tables import assets, insert_asset, insert_party, parties, party_contacts
+from services.intake.domain import parties as rules
 from services.intake.seed import demo_email
 from shared.db import Database, Tx, utcnow
 

@@ -30,6 +30,10 @@ class Envelope(BaseModel):
     tenant: str
     correlationid: str | None = None
     causationid: str | None = None
+    # The event's place in its subject's history as the source numbers it (for a case: the case's
+    # version after this change, 1 for case.created). Consumers apply a subject's events in this
+    # order (shared/messaging/ordering.py); None: the event is not ordered.
+    sequence: int | None = None
     data: dict[str, Any]
 
     def to_bytes(self) -> bytes:

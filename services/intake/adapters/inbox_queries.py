@@ -50,10 +50,10 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.elements import ClauseElement
 
-from services.intake.access import Principal
 from services.intake.adapters.db import cases
 from services.intake.adapters.party_tables import parties, party_visible
-from services.intake.lifecycle import FINISHED, IN_PROGRESS, Status
+from services.intake.domain.access import Principal
+from services.intake.domain.lifecycle import FINISHED, IN_PROGRESS, Status
 from shared.db import UTCDateTime
 
 # -- copies of the index expressions of migration intake_0005_inbox (keep them identical) --------

@@ -36,8 +36,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.intake.access import Principal, Role, can_see_party
 from services.intake.adapters.db import SCHEMA, metadata
+from services.intake.domain.access import Principal, Role, can_see_party
 from shared.contracts.envelope import Envelope
 from shared.contracts.events import AssetUpserted, PartyUpserted
 from shared.db import JsonType, Tx, UTCDateTime

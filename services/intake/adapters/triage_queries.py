@@ -12,10 +12,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from services.intake import triage
-from services.intake.access import Principal
 from services.intake.adapters.db import cases
 from services.intake.adapters.party_tables import party_visible
+from services.intake.domain import triage
+from services.intake.domain.access import Principal
 
 MAX_CHAIN = 20  # follow-ups of follow-ups: how far up to look for the original
 

@@ -11,9 +11,9 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, StringConstraints
 from sqlalchemy import insert, select, update
 
+from services.intake.adapters.credentials import digest, new_api_key
 from services.intake.adapters.db import api_keys
 from services.intake.api.deps import AdminPrincipal
-from services.intake.credentials import digest, new_api_key
 from shared.db import utcnow
 from shared.problems import not_found
 from shared.runtime import runtime_of

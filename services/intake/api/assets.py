@@ -30,8 +30,6 @@ from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.intake import parties as rules
-from services.intake.access import Principal, can_import_supplies
 from services.intake.adapters.party_tables import (
     assets,
     emit_asset,
@@ -51,6 +49,8 @@ from services.intake.api.parties import (
     tenant_country,
     visible_party_or_404,
 )
+from services.intake.domain import parties as rules
+from services.intake.domain.access import Principal, can_import_supplies
 from shared.db import Tx, insert_ignoring_duplicates, utcnow
 from shared.problems import (
     Problem,

@@ -26,14 +26,14 @@ from pydantic import BaseModel
 from sqlalchemy import insert, select
 from starlette.datastructures import UploadFile
 
-from services.intake import hierarchy
-from services.intake.access import CaseAction, Principal
 from services.intake.adapters.case_tables import attachments
 from services.intake.api.case_actions import emit, record
 from services.intake.api.cases import visible_case
 from services.intake.api.deps import CurrentPrincipal
 from services.intake.api.interactions import emit_for, visible_interaction
 from services.intake.api.tasks import visible_task
+from services.intake.domain import hierarchy
+from services.intake.domain.access import CaseAction, Principal
 from shared.contracts.events import AttachmentAdded
 from shared.db import utcnow
 from shared.problems import Problem, field_error, forbidden, invalid, not_found

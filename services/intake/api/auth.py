@@ -11,9 +11,9 @@ from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
 from sqlalchemy import insert, select, update
 
+from services.intake.adapters.credentials import digest, hash_password, new_token, password_problems, verify_password
 from services.intake.adapters.db import access_tokens, password_setup_tokens, users
 from services.intake.api.deps import CurrentPrincipal, unauthenticated
-from services.intake.credentials import digest, hash_password, new_token, password_problems, verify_password
 from shared.auth import issue_token
 from shared.db import utcnow
 from shared.problems import Problem, field_error, invalid

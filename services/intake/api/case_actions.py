@@ -14,12 +14,12 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 from sqlalchemy import func, insert, select, update
 
-from services.intake import lifecycle
-from services.intake.access import CaseAction, Principal
 from services.intake.adapters.case_tables import case_history, tasks
 from services.intake.adapters.db import cases
 from services.intake.api.cases import CASE_NOT_FOUND, visible_case
 from services.intake.api.deps import CurrentPrincipal
+from services.intake.domain import lifecycle
+from services.intake.domain.access import CaseAction, Principal
 from shared.contracts.envelope import Envelope
 from shared.contracts.events import (
     CaseAssigned,

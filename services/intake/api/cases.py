@@ -13,13 +13,14 @@ from pydantic_core import PydanticCustomError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from services.intake import domain, lifecycle, triage
-from services.intake.access import CaseAction, Principal, can_act_on_case, can_create_case
 from services.intake.adapters import repository as repo
 from services.intake.adapters import triage_queries
 from services.intake.adapters.party_tables import assets, can_see_party_id
 from services.intake.api.deps import CurrentPrincipal
-from services.intake.catalog import CaseTypeRules, case_type_problems, effective_default_priority
+from services.intake.domain import lifecycle, triage
+from services.intake.domain import numbering as domain
+from services.intake.domain.access import CaseAction, Principal, can_act_on_case, can_create_case
+from services.intake.domain.catalog import CaseTypeRules, case_type_problems, effective_default_priority
 from shared.contracts.envelope import Envelope
 from shared.contracts.events import CaseCreated, CaseTypeRef, Contact, DeadlineRule
 from shared.db import Database, utcnow

@@ -20,11 +20,11 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from services.intake import catalog as rules
-from services.intake.access import Principal
 from services.intake.adapters import catalog_tables as store
 from services.intake.adapters.db import case_types, users
 from services.intake.api.deps import AdminPrincipal, CurrentPrincipal
+from services.intake.domain import catalog as rules
+from services.intake.domain.access import Principal
 from shared.contracts.events import ClosedDay
 from shared.db import Tx
 from shared.problems import field_error, invalid, language, not_found

@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from sqlalchemy import select, update
 
-from services.intake.access import Principal, Role, can_administer
+from services.intake.adapters.credentials import digest
 from services.intake.adapters.db import access_tokens, api_keys, users
-from services.intake.credentials import digest
+from services.intake.domain.access import Principal, Role, can_administer
 from shared.auth import InvalidToken, verify_token
 from shared.db import utcnow
 from shared.problems import Problem, forbidden

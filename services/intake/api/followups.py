@@ -22,14 +22,14 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from services.intake import triage
-from services.intake.access import CaseAction, Principal
 from services.intake.adapters import triage_queries
 from services.intake.adapters.case_tables import case_history
 from services.intake.adapters.db import case_types
 from services.intake.adapters.party_tables import can_see_party_id
 from services.intake.api.cases import CASE_NOT_FOUND, visible_case
 from services.intake.api.deps import CurrentPrincipal
+from services.intake.domain import triage
+from services.intake.domain.access import CaseAction, Principal
 from shared.db import utcnow
 from shared.problems import language, not_found
 from shared.runtime import runtime_of

@@ -26,11 +26,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from services.intake import parties as party_rules
-from services.intake.access import Principal
 from services.intake.adapters import inbox_queries as iq
 from services.intake.api.deps import CurrentPrincipal
-from services.intake.lifecycle import FINISHED, IN_PROGRESS, Priority, Status
+from services.intake.domain import parties as party_rules
+from services.intake.domain.access import Principal
+from services.intake.domain.lifecycle import FINISHED, IN_PROGRESS, Priority, Status
 from shared.db import utcnow
 from shared.problems import field_error, forbidden, invalid
 from shared.runtime import runtime_of

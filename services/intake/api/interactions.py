@@ -18,14 +18,14 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.intake import hierarchy
-from services.intake.access import Principal
 from services.intake.adapters.case_tables import interaction_counters, interactions
 from services.intake.adapters.catalog_tables import channels
 from services.intake.adapters.db import cases
 from services.intake.adapters.party_tables import assets, can_see_party_id, party_visible
 from services.intake.api.deps import CurrentPrincipal
 from services.intake.api.parties import decode_cursor, encode_cursor
+from services.intake.domain import hierarchy
+from services.intake.domain.access import Principal
 from shared.contracts.envelope import Envelope
 from shared.contracts.events import InteractionClosed, InteractionCreated
 from shared.db import Tx, utcnow

@@ -27,8 +27,6 @@ from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.intake import parties as rules
-from services.intake.access import Principal, can_change_party_sharing, can_write_parties
 from services.intake.adapters.case_tables import interactions
 from services.intake.adapters.db import cases, tenants, users
 from services.intake.adapters.party_tables import (
@@ -43,7 +41,9 @@ from services.intake.adapters.party_tables import (
     visible_parties,
 )
 from services.intake.api.deps import CurrentPrincipal
-from services.intake.lifecycle import FINISHED
+from services.intake.domain import parties as rules
+from services.intake.domain.access import Principal, can_change_party_sharing, can_write_parties
+from services.intake.domain.lifecycle import FINISHED
 from shared.db import Tx, utcnow
 from shared.problems import Problem, field_error, forbidden, invalid, not_found, refuse_null
 from shared.runtime import runtime_of

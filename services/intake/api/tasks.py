@@ -27,8 +27,6 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.intake import hierarchy, lifecycle
-from services.intake.access import CaseAction, Principal, can_act_on_case
 from services.intake.adapters.case_tables import activities, tasks, work_orders
 from services.intake.adapters.catalog_tables import areas
 from services.intake.adapters.db import cases, users
@@ -37,6 +35,8 @@ from services.intake.api.case_actions import _locked_case, emit, record
 from services.intake.api.cases import visible_case
 from services.intake.api.deps import CurrentPrincipal
 from services.intake.api.parties import decode_cursor, encode_cursor
+from services.intake.domain import hierarchy, lifecycle
+from services.intake.domain.access import CaseAction, Principal, can_act_on_case
 from shared.contracts.events import ActivityEvent, TaskClosed, TaskCreated, UserRef, WorkOrderEvent
 from shared.db import utcnow
 from shared.problems import Problem, field_error, forbidden, invalid, not_found

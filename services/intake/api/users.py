@@ -15,10 +15,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.intake import accounts
-from services.intake.access import Principal, Role
 from services.intake.adapters import catalog_tables as catalog_store
 from services.intake.adapters.db import access_tokens, tenants, users
 from services.intake.api.deps import AdminPrincipal, CurrentPrincipal
+from services.intake.domain.access import Principal, Role
 from shared.db import Tx, utcnow
 from shared.problems import field_error, invalid, not_found, refuse_null
 from shared.runtime import runtime_of

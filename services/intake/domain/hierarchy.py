@@ -16,8 +16,8 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
-from services.intake.access import Principal, Role
-from services.intake.lifecycle import FINISHED
+from services.intake.domain.access import Principal, Role
+from services.intake.domain.lifecycle import FINISHED
 
 Text = tuple[str, str]
 

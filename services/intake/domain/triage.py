@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from services.intake.lifecycle import FINISHED
+from services.intake.domain.lifecycle import FINISHED
 
 
 class FollowUpKind(StrEnum):
