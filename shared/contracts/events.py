@@ -125,6 +125,16 @@ class UserInvited(_Payload):
     expires_at: datetime
 
 
+class UserSessionRevoked(_Payload):
+    """intake → every service that checks tokens: this access token (its ``jti``) no longer works
+    (logout). Deactivation and role changes travel as ``user.upserted.v1``."""
+
+    user_id: uuid.UUID
+    token_id: str
+    expires_at: datetime
+    at: datetime
+
+
 # -- catalog ("mantenedores", R4.2): admins change them in intake; others keep copies ----------
 # Each event carries the entry's whole current state and its version (1, 2, … per entry):
 # a consumer keeps the highest version it has seen and ignores older ones.
@@ -420,6 +430,7 @@ class AttachmentAdded(_Payload):
 
 
 EVENT_TYPES: dict[str, type[_Payload]] = {
+    "user.session_revoked.v1": UserSessionRevoked,
     "interaction.created.v1": InteractionCreated,
     "interaction.closed.v1": InteractionClosed,
     "task.created.v1": TaskCreated,
