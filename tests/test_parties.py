@@ -161,7 +161,7 @@ async def test_party_and_contacts_crud_with_national_id_rules(rabbit_system: Sys
         ("decision_maker", "null_not_allowed"), ("name", "null_not_allowed")]
     detail = (await s.intake.get(f"/parties/{pid}", headers=h)).json()
     assert [c["name"] for c in detail["contacts"]] == ["Lucía Muñoz"]
-    assert (await s.intake.get(f"/parties/{pid}/contacts", headers=h)).json()[0]["id"] == cid
+    assert (await s.intake.get(f"/parties/{pid}/contacts", headers=h)).json()["items"][0]["id"] == cid
     assert (await s.intake.delete(f"/parties/{pid}/contacts/{cid}", headers=h)).status_code == 204
     assert (await s.intake.delete(f"/parties/{pid}/contacts/{cid}", headers=h)).status_code == 404
 
@@ -369,17 +369,17 @@ async def test_search_by_name_national_id_email_phone_and_keyset_paging(rabbit_s
     everything = await names(limit=200)
     assert everything == sorted(everything, key=rules.fold)
     seen: list[str] = []
-    after = None
+    cursor = None
     while True:
-        params: dict[str, Any] = {"limit": 2} | ({"after": after} if after else {})
+        params: dict[str, Any] = {"limit": 2} | ({"cursor": cursor} if cursor else {})
         page = (await c.get("/parties", params=params, headers=h)).json()
         seen += [p["name"] for p in page["items"]]
-        after = page["next_after"]
-        if after is None:
+        cursor = page["next_cursor"]
+        if cursor is None:
             break
     assert seen == everything and len(seen) == 7
     for bad in ("not-a-cursor", "WyJ4Il0"):
-        r = await c.get("/parties", params={"after": bad}, headers=h)
+        r = await c.get("/parties", params={"cursor": bad}, headers=h)
         assert r.status_code == 422 and r.json()["errors"][0]["code"] == "invalid_cursor"
     r = await c.get("/parties", params={"limit": 0, "kind": "alien"}, headers=h)
     assert r.status_code == 422 and {e["field"] for e in r.json()["errors"]} == {"limit", "kind.0"}
@@ -414,7 +414,7 @@ async def test_assets_policy_property_product_with_owner(rabbit_system: System) 
     r = await c.patch(f"/assets/{prop['id']}", json={"attributes": None, "active": None}, headers=h)
     assert r.status_code == 422 and sorted(e["field"] for e in r.json()["errors"]) == ["active", "attributes"]
     assert (await c.get(f"/assets/{prop['id']}", headers=h)).json()["name"] == "Los Robles departamento 1204"
-    held = (await c.get(f"/parties/{owner['id']}/assets", headers=h)).json()
+    held = (await c.get(f"/parties/{owner['id']}/assets", headers=h)).json()["items"]
     assert [a["code"] for a in held] == ["LR-A-1204"]
     assert (await c.get("/assets", params={"q": "robles"}, headers=h)).json()["items"][0]["id"] == prop["id"]
     assert (await c.delete(f"/assets/{prop['id']}", headers=h)).status_code == 204
@@ -448,7 +448,7 @@ async def test_r2_1_supplies_come_only_from_the_billing_import_and_are_read_only
     # The holder was created once, normalised, and holds both of their supplies.
     found = (await c.get("/parties", params={"national_id": "7654321-6"}, headers=admin)).json()["items"]
     assert len(found) == 1 and found[0]["name"] == "Rosa Pizarro" and found[0]["source"] == "billing_import"
-    held = (await c.get(f"/parties/{found[0]['id']}/assets", headers=admin)).json()
+    held = (await c.get(f"/parties/{found[0]['id']}/assets", headers=admin)).json()["items"]
     assert [(a["code"], a["kind"], a["attributes"]) for a in held] == [
         ("GM-1001", "supply", {"tariff": "BT-1", "meter": "G4-1"}),
         ("GM-1002", "supply", {"tariff": "BT-1", "meter": "G4-2"})]

@@ -14,10 +14,13 @@ from typing import Any
 from sqlalchemy import insert, select
 
 from services.intake.adapters.db import tenants, users
-from services.intake.adapters.party_tables import assets, insert_asset, insert_party, parties, party_contacts
+from services.intake.adapters.party_tables import assets, parties, party_contacts
 from services.intake.domain import parties as rules
 from services.intake.seed import demo_email
-from shared.db import Database, Tx, utcnow
+from services.intake.service_layer.assets import store_asset
+from services.intake.service_layer.parties import store_party
+from services.intake.service_layer.unit_of_work import UnitOfWork
+from shared.db import Database, utcnow
 
 _NS = uuid.UUID("6f6c2b1e-2d0a-4b8e-9a53-0d7c1e5a4b21")
 
@@ -104,20 +107,20 @@ DEMO_PARTIES: dict[str, list[dict[str, Any]]] = {
 }
 
 
-async def _user_ids(tx: Tx, tenant: str, locals_: list[str]) -> list[uuid.UUID]:
+async def _user_ids(uow: UnitOfWork, tenant: str, locals_: list[str]) -> list[uuid.UUID]:
     emails = [demo_email(x, tenant) for x in locals_]
-    return list((await tx.conn.execute(select(users.c.id).where(users.c.tenant == tenant,
+    return list((await uow.conn.execute(select(users.c.id).where(users.c.tenant == tenant,
                                                                 users.c.email.in_(emails)))).scalars())
 
 
-async def _asset(tx: Tx, tenant: str, party_id: uuid.UUID, kind: str, code: str, name: str,
+async def _asset(uow: UnitOfWork, tenant: str, party_id: uuid.UUID, kind: str, code: str, name: str,
                  attributes: dict[str, Any], source: str) -> int:
     aid = demo_id(tenant, "asset", f"{kind}/{code}")
-    if (await tx.conn.execute(select(assets.c.id).where(assets.c.tenant == tenant, assets.c.kind == kind,
+    if (await uow.conn.execute(select(assets.c.id).where(assets.c.tenant == tenant, assets.c.kind == kind,
                                                         assets.c.code == code))).first() is not None:
         return 0
     now = utcnow()
-    await insert_asset(tx, {"id": aid, "tenant": tenant, "kind": kind, "code": code, "name": name,
+    await store_asset(uow, {"id": aid, "tenant": tenant, "kind": kind, "code": code, "name": name,
                             "search_name": rules.fold(name), "attributes": attributes, "party_id": party_id,
                             "active": True, "source": source, "created_by": None, "created_at": now,
                             "updated_at": now})
@@ -128,39 +131,39 @@ async def load_parties(db: Database, data: dict[str, list[dict[str, Any]]] | Non
     """Insert the demo parties, contacts and assets that are missing (tenants that do not exist
     are skipped); returns how many rows were added. Emits the usual events for what it adds."""
     added = 0
-    async with db.transaction() as tx:
+    async with UnitOfWork(db) as uow:  # the usual events for what it adds
         for tenant, items in (DEMO_PARTIES if data is None else data).items():
-            country = (await tx.conn.execute(select(tenants.c.country).where(tenants.c.slug == tenant))).scalar()
+            country = (await uow.conn.execute(select(tenants.c.country).where(tenants.c.slug == tenant))).scalar()
             if country is None:
                 continue
             for item in items:
                 pid = demo_id(tenant, "party", item["key"])
-                if (await tx.conn.execute(select(parties.c.id).where(parties.c.id == pid))).first() is None:
+                if (await uow.conn.execute(select(parties.c.id).where(parties.c.id == pid))).first() is None:
                     nid = rules.normalize_national_id(item["national_id"], country) if item.get("national_id") else None
-                    taken = nid is not None and (await tx.conn.execute(select(parties.c.id).where(
+                    taken = nid is not None and (await uow.conn.execute(select(parties.c.id).where(
                         parties.c.tenant == tenant, parties.c.national_id_key == nid.key))).first() is not None
                     if taken:  # someone registered that person already: leave theirs alone
                         continue
                     restricted_to = item.get("restricted_to")
                     now = utcnow()
-                    await insert_party(tx, {
+                    await store_party(uow, {
                         "id": pid, "tenant": tenant, "kind": item["kind"], "internal": bool(item.get("internal")),
                         "name": item["name"], "search_name": rules.fold(item["name"]),
                         "national_id": nid.value if nid else None, "national_id_key": nid.key if nid else None,
                         "email": item.get("email"), "phone": item.get("phone"), "address": item.get("address"),
                         "notes": None, "details": item.get("details", {}), "restricted": bool(restricted_to),
                         "active": True, "source": "seed", "created_by": None, "created_at": now, "updated_at": now},
-                        await _user_ids(tx, tenant, restricted_to) if restricted_to else ())
+                        await _user_ids(uow, tenant, restricted_to) if restricted_to else [])
                     added += 1
                     for name, position, decides, email, phone in item.get("contacts", []):
-                        await tx.conn.execute(insert(party_contacts), {
+                        await uow.conn.execute(insert(party_contacts), {
                             "id": demo_id(tenant, "contact", f"{item['key']}/{name}"), "party_id": pid,
                             "tenant": tenant, "name": name, "position": position, "decision_maker": decides,
                             "email": email, "phone": phone, "notes": None, "created_at": now, "updated_at": now})
                         added += 1
                 for kind, code, name, attributes in item.get("assets", []):
-                    added += await _asset(tx, tenant, pid, kind, code, name, attributes, "seed")
+                    added += await _asset(uow, tenant, pid, kind, code, name, attributes, "seed")
                 for code, name, attributes in item.get("supplies", []):
-                    added += await _asset(tx, tenant, pid, rules.AssetKind.SUPPLY.value, code, name, attributes,
+                    added += await _asset(uow, tenant, pid, rules.AssetKind.SUPPLY.value, code, name, attributes,
                                           "billing_import")
     return added

@@ -23,6 +23,7 @@ National ids are validated for the tenant's country with python-stdnum and store
 from __future__ import annotations
 
 import importlib
+import json
 import pkgutil
 import re
 import unicodedata
@@ -204,3 +205,70 @@ def phone_digits(text: str) -> str:
 def like_escape(text: str) -> str:
     """Escape LIKE wildcards; use with ``escape='\\\\'``."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+# -- free-form JSON (a party's details, an asset's attributes) ----------------------------------
+
+MAX_FREE_JSON_CHARS = 10_000
+MAX_FREE_JSON_DEPTH = 8  # levels of objects/arrays inside the field: {"a": {"b": [1]}} is 3
+
+
+def json_depth(value: object) -> int:
+    """Levels of dicts/lists in ``value`` (a scalar is 0), without recursion: a hostile document
+    1,000 levels deep must not exhaust the stack while it is being measured."""
+    depth, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            items = list(item.values())
+        elif isinstance(item, list | tuple):
+            items = list(item)
+        else:
+            continue
+        depth = max(depth, level)
+        stack.extend((child, level + 1) for child in items)
+    return depth
+
+
+def _non_finite(value: object) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float) and (item != item or item in (float("inf"), float("-inf"))):
+            return True
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return False
+
+
+def free_json_problem(value: object) -> tuple[str, tuple[str, str]] | None:
+    """Why free-form JSON cannot be stored, as (code, (es, en)), or None. PostgreSQL's jsonb
+    refuses NaN and infinities, and deep or huge documents are not details but an attack."""
+    if json_depth(value) > MAX_FREE_JSON_DEPTH:
+        return "json_too_deep", (f"Demasiados niveles anidados (máximo {MAX_FREE_JSON_DEPTH}).",
+                                 f"Nested too deeply (at most {MAX_FREE_JSON_DEPTH} levels).")
+    if _non_finite(value):
+        return "number_not_finite", ("Los números deben ser finitos (no NaN ni infinito).",
+                                     "Numbers must be finite (not NaN or infinity).")
+    if len(json.dumps(value, default=str)) > MAX_FREE_JSON_CHARS:
+        return "json_too_large", (f"A lo más {MAX_FREE_JSON_CHARS} caracteres de JSON.",
+                                  f"At most {MAX_FREE_JSON_CHARS} characters of JSON.")
+    return None
+
+
+def internal_problem(kind: PartyKind | str, internal: bool) -> tuple[str, str] | None:
+    """R2.1: only a stakeholder may be internal (an internal customer)."""
+    if internal and not may_be_internal(kind):
+        return ("Sólo un stakeholder puede ser interno (cliente interno).",
+                "Only a stakeholder can be internal (an internal customer).")
+    return None
+
+
+# -- the billing import of supplies (R2.1) ---------------------------------------------------
+
+MAX_IMPORT_ROWS = 10_000  # rows per request: larger exports are split by the sender
+MAX_IMPORT_BYTES = 8 * 1024 * 1024  # the body of one import (CSV or JSON), refused with 413 beyond
+# A JSON import is a list of rows (or {"supplies": [...]}), a row an object, its values scalars
+# or attributes of at most MAX_FREE_JSON_DEPTH levels.
