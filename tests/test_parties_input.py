@@ -237,3 +237,32 @@ async def test_r2_7_a_change_decides_visibility_on_the_party_row_as_locked(rabbi
     assert (await change).status_code == 404 and (await contact).status_code == 404
     async with s.rt["intake"].db.engine.connect() as conn:
         assert (await conn.execute(select(parties.c.name).where(parties.c.id == pid))).scalar_one() == "Carrera"
+
+
+def test_openapi_of_parties_and_assets_declares_problems_examples_and_empty_answers() -> None:
+    """What frontends read: every route's refusals as problem documents, an example on every
+    body, a 204 without content, and the import's bounds."""
+    from fastapi import FastAPI
+
+    from services.intake.api import assets as asset_routes
+    from services.intake.api import parties as party_routes
+
+    app = FastAPI()
+    app.include_router(party_routes.router)
+    app.include_router(asset_routes.router)
+    spec = app.openapi()
+    schemas = spec["components"]["schemas"]
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            refusals = {k for k in op["responses"] if k.startswith("4")}
+            assert {"401", "422"} <= refusals, (method, path)
+            for status in refusals:
+                assert "application/problem+json" in op["responses"][status]["content"], (method, path, status)
+            if "204" in op["responses"]:
+                assert "content" not in op["responses"]["204"], (method, path)
+            if "requestBody" in op:
+                for content in op["requestBody"]["content"].values():
+                    name = content["schema"].get("$ref", "").rsplit("/", 1)[-1]
+                    assert "example" in content or "example" in schemas.get(name, {}), (method, path)
+    assert "413" in spec["paths"]["/supplies/import"]["post"]["responses"]
+    assert str(rules.MAX_IMPORT_ROWS) in spec["paths"]["/supplies/import"]["post"]["requestBody"]["description"]

@@ -432,7 +432,7 @@ async def _import(db: Database, who: Principal, raw_rows: list[Any], lang: str) 
             try:
                 row = _row_model(raw)
             except ValidationError as exc:
-                for e in validation_errors(list(exc.errors()), lang):
+                for e in validation_errors([dict(e) for e in exc.errors()], lang):
                     fail(n, ext, e["field"] or "row", e["message"], e["code"])
                 continue
             if row.external_id in seen:
@@ -506,14 +506,15 @@ async def _resolve_holders(uow: UnitOfWork, who: Principal, valid: list[tuple[in
                 continue
             row = namer
         now = utcnow()
-        values = {"id": uuid.uuid4(), "tenant": who.tenant, "kind": row.party_kind, "internal": False,
+        new_id = uuid.uuid4()
+        values = {"id": new_id, "tenant": who.tenant, "kind": row.party_kind, "internal": False,
                   "name": row.party_name, "search_name": rules.fold(row.party_name or ""),
                   "national_id": nid.value, "national_id_key": nid.key, "email": None, "phone": None,
                   "address": None, "notes": None, "details": {}, "restricted": False, "active": True,
                   "source": "billing_import", "created_by": None, "created_at": now, "updated_at": now}
         if await insert_ignoring_duplicates(uow.conn, tables.parties, values):
             await emit_party(uow, SimpleNamespace(**values), [])
-            holders[nid.key] = values["id"]
+            holders[nid.key] = new_id
             created += 1
         else:  # created meanwhile by someone else
             holders[nid.key] = (await tables.party_ids_by_key(uow.conn, who.tenant, [nid.key]))[nid.key]
