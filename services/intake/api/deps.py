@@ -8,7 +8,7 @@ scheme and an API-key scheme in the OpenAPI document, so /docs has an Authorize 
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
@@ -21,7 +21,7 @@ from shared.problems import forbidden
 from shared.runtime import runtime_of
 from shared.settings import Settings
 
-__all__ = ["AdminPrincipal", "AppSettings", "CurrentPrincipal", "Db", "TokenSecret", "authenticate",
+__all__ = ["AdminPrincipal", "AppSettings", "CatalogCache", "CurrentPrincipal", "Db", "TokenSecret", "authenticate",
            "unauthenticated"]
 
 bearer_scheme = OAuth2PasswordBearer(
@@ -44,7 +44,12 @@ def _token_secret(request: Request) -> str:
     return str(runtime_of(request).extras["token_secret"])
 
 
+def _catalog_cache(request: Request) -> Any:
+    return runtime_of(request).extras["catalog"]
+
+
 Db = Annotated[Database, Depends(_db)]
+CatalogCache = Annotated[Any, Depends(_catalog_cache)]  # cleared by catalog writes
 AppSettings = Annotated[Settings, Depends(_settings)]
 TokenSecret = Annotated[str, Depends(_token_secret)]
 
