@@ -7,7 +7,8 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, insert, literal_column, select, update
+from sqlalchemy import ColumnElement, exists, func, insert, literal_column, select, type_coerce, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -54,7 +55,7 @@ def _has_role(conn: AsyncConnection, role: str) -> ColumnElement[bool]:
     """``role`` is one of the user's roles (a JSON array): JSONB containment on PostgreSQL,
     ``json_each`` on SQLite (embedded mode)."""
     if conn.dialect.name == "postgresql":
-        return users.c.roles.contains([role])
+        return type_coerce(users.c.roles, JSONB()).contains([role])
     each = func.json_each(users.c.roles).table_valued("value")
     return exists(select(literal_column("1")).select_from(each).where(each.c.value == role))
 
