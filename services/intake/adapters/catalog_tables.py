@@ -11,6 +11,7 @@ import uuid
 from datetime import time
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table, Uuid, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -82,7 +83,7 @@ calendars = Table(
 )
 
 ENTRY_TABLES = {"channel": channels, "area": areas, "project": projects}
-_ENTRY_EVENTS = {"channel": ChannelChanged, "area": AreaChanged, "project": ProjectChanged}
+_ENTRY_EVENTS: dict[str, type[BaseModel]] = {"channel": ChannelChanged, "area": AreaChanged, "project": ProjectChanged}
 
 
 async def _emit(tx: Tx, tenant: str, event_type: str, subject: str, data: Any) -> None:
@@ -240,7 +241,7 @@ async def save_case_type(tx: Tx, tenant: str, code: str, values: dict[str, Any],
 
 
 # -- business calendar -----------------------------------------------------------------------
-async def get_calendar(conn: AsyncConnection, tenant: str) -> Row[Any] | None:
+async def get_calendar(conn: AsyncConnection, tenant: str) -> Any:
     """The tenant's calendar: its country and time zone (from ``tenants``) and the rest (None
     columns when it has never been set)."""
     return (await conn.execute(

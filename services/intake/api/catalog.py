@@ -123,7 +123,8 @@ def _entry_routes(kind: str, path: str, in_model: type[EntryIn], patch_model: ty
         row = await catalog.change_entry(db, cache, p, kind, code, body.model_dump(exclude_unset=True))  # type: ignore[attr-defined]
         return out_model.model_validate(row, from_attributes=True)
 
-    router.add_api_route(path, list_entries, methods=["GET"], response_model=list[out_model], responses=LIST,
+    router.add_api_route(path, list_entries, methods=["GET"], response_model=list[out_model],  # type: ignore[valid-type]
+                         responses=LIST,
                          summary=f"List {what}s (every user of the tenant)")
     router.add_api_route(path, create_entry, methods=["POST"], status_code=201, response_model=out_model,
                          responses=CREATE, summary=f"Create a {what} (admin)")

@@ -52,7 +52,7 @@ INVALID_SETUP_LINK = ("El enlace no es válido, ya se usó o expiró; pida uno n
 
 
 # -- steps shared with the seed and the CLI ------------------------------------------------------
-def user_profile(row: Any, tenant_language: str) -> UserProfile:
+def user_profile(row: Any, tenant_language: Any) -> UserProfile:
     return UserProfile(user_id=row.id, email=row.email, name=row.name, mobile=row.mobile,
                        roles=rules.unique(row.roles), manager_id=row.manager_id, projects=rules.unique(row.projects),
                        escalation_subscriptions=rules.unique(row.escalation_subscriptions),

@@ -295,8 +295,8 @@ async def _case_type_values(conn: AsyncConnection, who: Principal, fields: dict[
         values["follow_up_kind"] = fields["follow_up_kind"]
     # R3.1: on the type as it will be (the locked row's values where the request leaves them).
     is_follow_up = values.get("is_follow_up", current.is_follow_up if current is not None else False)
-    kind = values.get("follow_up_kind", current.follow_up_kind if current is not None else None)
-    problem = rules.follow_up_kind_problem(is_follow_up, kind)
+    follow_up_kind = values.get("follow_up_kind", current.follow_up_kind if current is not None else None)
+    problem = rules.follow_up_kind_problem(is_follow_up, follow_up_kind)
     if problem:
         errors.add("follow_up_kind", problem, "not_a_follow_up")
     errors.raise_if_any()
