@@ -433,9 +433,9 @@ def make_callers(dep: Deployment, spread: bool) -> tuple[list[Caller], dict]:
         key = keys[-1]
         u = httpx.get(f"http://127.0.0.1:{dep.ports['intake']}/users", params={"role": "executor", "active": "true"},
                       headers={"X-API-Key": key}, timeout=10)
-        if u.status_code != 200 or not u.json():
+        if u.status_code != 200 or not u.json()["items"]:
             raise RuntimeError(f"GET /users as the bench's API key: {u.status_code} {u.text[:500]}")
-        users = sorted(u.json(), key=lambda x: x["email"])
+        users = sorted(u.json()["items"], key=lambda x: x["email"])
         resp = users[0]
         callers.append(Caller(tenant, ctype, {"X-API-Key": key}, {"responsible_id": resp["id"]}))
         info.setdefault("responsible", {})[tenant] = resp["email"]

@@ -88,7 +88,7 @@ async def test_deactivating_a_user_ends_their_sessions_and_assignments(rabbit_sy
     c = rabbit_system.intake
     token = (await login(rabbit_system, demo("ejecutivo"))).json()["access_token"]
     admin = await rabbit_system.auth("admin")
-    users = {u["email"]: u for u in (await c.get("/users", headers=admin)).json()}
+    users = {u["email"]: u for u in (await c.get("/users", headers=admin)).json()["items"]}
     uid = users[demo("ejecutivo")]["id"]
     r = await c.patch(f"/users/{uid}", json={"active": False}, headers=admin)
     assert r.status_code == 200 and r.json()["active"] is False
@@ -153,7 +153,7 @@ async def test_resending_an_invitation_voids_the_earlier_link(rabbit_system: Sys
 async def test_user_admin_validation_and_denials(rabbit_system: System) -> None:
     c = rabbit_system.intake
     admin = await rabbit_system.auth("admin")
-    users = {u["email"]: u for u in (await c.get("/users", headers=admin)).json()}
+    users = {u["email"]: u for u in (await c.get("/users", headers=admin)).json()["items"]}
     me_id = users[demo("admin")]["id"]
     # Field by field.
     r = await c.post("/users", headers=admin, json={"email": "x", "name": "", "roles": ["root"], "mobile": "123"})
@@ -181,7 +181,7 @@ async def test_user_admin_validation_and_denials(rabbit_system: System) -> None:
     gas_admin = await rabbit_system.auth("admin", "gas-demo")
     assert (await c.get(f"/users/{exe}", headers=gas_admin)).status_code == 404
     assert (await c.patch(f"/users/{exe}", json={"name": "X"}, headers=gas_admin)).status_code == 404
-    assert all(u["email"].endswith("gas-demo.atiende.cl") for u in (await c.get("/users", headers=gas_admin)).json())
+    assert all(u["email"].endswith("gas-demo.atiende.cl") for u in (await c.get("/users", headers=gas_admin)).json()["items"])
 
 
 # -- the projects of a profile (R4.4) ------------------------------------------------------------
@@ -223,7 +223,7 @@ async def test_r4_4_a_new_users_projects_must_be_projects_of_the_callers_tenant(
     assert r.status_code == 422 and r.json()["errors"][0]["code"] == "inactive_project"
     assert (await c.patch("/catalog/projects/condominio-el-mirador", json={"active": True}, headers=admin)
             ).status_code == 200
-    assert "typo@example.cl" not in {u["email"] for u in (await c.get("/users", headers=admin)).json()}
+    assert "typo@example.cl" not in {u["email"] for u in (await c.get("/users", headers=admin)).json()["items"]}
     assert await user_events(rabbit_system) == before  # no user.upserted.v1, no user.invited.v1
 
     # Valid codes: created, a repeated code kept once (in order).
@@ -249,7 +249,7 @@ async def test_r4_4_changing_a_users_projects_checks_them_against_the_catalog(ra
     but is not newly given."""
     c = rabbit_system.intake
     admin = await rabbit_system.auth("admin")
-    ids = {u["email"]: u["id"] for u in (await c.get("/users", headers=admin)).json()}
+    ids = {u["email"]: u["id"] for u in (await c.get("/users", headers=admin)).json()["items"]}
     exe, other = ids[demo("ejecutiva")], ids[demo("ejecutivo")]  # edificio-los-robles / condominio-el-mirador
     before = await user_events(rabbit_system)
     r = await c.patch(f"/users/{exe}", headers={**admin, "Accept-Language": "en"},
@@ -294,7 +294,7 @@ async def test_api_keys_are_shown_once_work_and_can_be_revoked(rabbit_system: Sy
     assert r.status_code == 201
     key = r.json()["key"]
     assert key.startswith("atk_") and r.json()["prefix"] == key[:10]
-    listed = (await c.get("/api-keys", headers=admin)).json()
+    listed = (await c.get("/api-keys", headers=admin)).json()["items"]
     assert listed[0]["prefix"] == key[:10] and "key" not in listed[0]
     created = await c.post("/cases", json=CASE, headers={"X-API-Key": key})
     assert created.status_code == 201
@@ -373,7 +373,7 @@ async def test_reports_are_per_tenant_and_need_a_token(rabbit_system: System) ->
 async def test_r2_7_cases_of_a_restricted_party_are_hidden_like_the_party(rabbit_system: System) -> None:
     c = rabbit_system.intake
     admin = await rabbit_system.auth("admin")
-    users = {u["email"]: u["id"] for u in (await c.get("/users", headers=admin)).json()}
+    users = {u["email"]: u["id"] for u in (await c.get("/users", headers=admin)).json()["items"]}
     r = await c.post("/parties", headers=admin, json={
         "kind": "person", "name": "Cliente Reservado", "national_id": "10.359.182-1"})
     assert r.status_code == 201, r.text

@@ -140,7 +140,7 @@ async def test_images_on_interactions_and_tasks_follow_their_visibility(rabbit_s
     assert r.status_code == 403
     # A task's attachment: case_id set, so the case's visibility governs it.
     case = await rabbit_system.create_case(case_body(3))
-    users = {u["email"]: u["id"] for u in (await c.get("/users", headers=admin)).json()}
+    users = {u["email"]: u["id"] for u in (await c.get("/users", headers=admin)).json()["items"]}
     task = (await c.post(f"/cases/{case['id']}/tasks", headers=admin, json={
         "title": "Foto del daño", "responsible_id": users[demo("ejecutiva")],
         "due_date": (date.today() + timedelta(days=2)).isoformat()})).json()

@@ -147,7 +147,7 @@ async def test_reassigning_and_admin_only_explicit_deadline(rabbit_system: Syste
     r = await c.post("/cases", headers=mine, json=case_body(5, due_date="2026-12-31"))
     assert r.status_code == 422 and r.json()["errors"][0]["code"] == "admin_only"
     cid = (await rabbit_system.create_case(case_body(5)))["id"]
-    users = {u["email"]: u["id"] for u in (await c.get("/users", headers=mine)).json()}
+    users = {u["email"]: u["id"] for u in (await c.get("/users", headers=mine)).json()["items"]}
     r = await c.post(f"/cases/{cid}/assign", json={"responsible_id": users[demo("ejecutivo")]}, headers=mine)
     assert r.status_code == 200
     shown = (await c.get(f"/cases/{cid}", headers=mine)).json()

@@ -85,7 +85,7 @@ async def test_r4_2_admin_maintains_channels_and_each_change_is_a_versioned_even
 
 async def test_areas_have_an_active_head_user_of_the_tenant(rabbit_system: System) -> None:
     s, h = rabbit_system, await rabbit_system.auth()
-    users = {u["email"]: u["id"] for u in (await s.intake.get("/users", headers=h)).json()}
+    users = {u["email"]: u["id"] for u in (await s.intake.get("/users", headers=h)).json()["items"]}
     body = {"code": "reclamos", "name_es": "Reclamos", "name_en": "Complaints",
             "head_user_id": users[demo("supervisora")]}
     r = await s.intake.post("/catalog/areas", json=body, headers=h)

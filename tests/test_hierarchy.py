@@ -118,7 +118,7 @@ async def _interaction(system: System, party_id: str, as_user: str = "ejecutiva"
 
 
 async def _user_ids(system: System) -> dict[str, str]:
-    users = (await system.intake.get("/users", headers=await system.auth("admin"))).json()
+    users = (await system.intake.get("/users", headers=await system.auth("admin"))).json()["items"]
     return {u["email"]: u["id"] for u in users}
 
 

@@ -12,10 +12,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from services.intake import accounts
 from services.intake.adapters import catalog_tables as catalog_store
 from services.intake.adapters.credentials import hash_password
 from services.intake.adapters.db import case_types, tenants, users
+from services.intake.service_layer import accounts
 from shared.contracts.events import ClosedDay
 from shared.db import Database, Tx, utcnow
 

@@ -159,7 +159,10 @@ class AreaChanged(_CatalogEntry):
 
 class ProjectChanged(_CatalogEntry):
     """intake → all: a project or business line (R3.5, R4.4: meter, packaged, bulk gas;
-    real-estate developments)."""
+    real-estate developments). ``business_line``: the gas line triage applies (R3.5: meter
+    customers file their follow-ups themselves); None for projects without one."""
+
+    business_line: Literal["meter", "packaged", "bulk"] | None = None
 
 
 class CategoryChanged(_CatalogEntry):
@@ -183,7 +186,7 @@ class PinnedFields(_Payload):
 
 class CaseTypeChanged(_CatalogEntry):
     """intake → all: a case type and its rules (R4.2 deadline rule, R3.2 channels and pinned
-    fields, R3.1 follow-up, R1.2 attachments to finish)."""
+    fields, R3.1 follow-up and its kind, R1.2 attachments to finish, R2.3 interaction required)."""
 
     deadline: DeadlineRule
     allowed_channels: list[str] | None  # None: every active channel
@@ -193,6 +196,10 @@ class CaseTypeChanged(_CatalogEntry):
     requires_attachments_to_finish: bool
     required_fields: list[str]
     projects: list[str] | None  # None: every project of the tenant
+    requires_interaction: bool = False  # R2.3: its cases go under an interaction
+    # R3.1/R3.5: the follow-up kind triage reads for a follow-up type (None: not one, or unnamed).
+    follow_up_kind: Literal["late_response", "disagreement", "solution_not_executed", "delay_enabling_service",
+                            "delay_reconnecting_supply", "collections_management"] | None = None
 
 
 class ClosedDay(_Payload):

@@ -11,11 +11,12 @@ import uuid
 from datetime import time
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table, Uuid, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.intake.adapters.db import SCHEMA, case_types, metadata, tenants
+from services.intake.adapters.db import SCHEMA, case_types, metadata, tenants, users
 from shared.contracts.envelope import Envelope
 from shared.contracts.events import (
     AreaChanged,
@@ -50,7 +51,7 @@ def _entry_table(name: str, *extra: Column[Any]) -> Table:
 
 channels = _entry_table("channels")
 areas = _entry_table("areas", Column("head_user_id", Uuid(), nullable=True))
-projects = _entry_table("projects")
+projects = _entry_table("projects", Column("business_line", String(20), nullable=True))
 
 categories = Table(
     "categories", metadata,
@@ -82,7 +83,7 @@ calendars = Table(
 )
 
 ENTRY_TABLES = {"channel": channels, "area": areas, "project": projects}
-_ENTRY_EVENTS = {"channel": ChannelChanged, "area": AreaChanged, "project": ProjectChanged}
+_ENTRY_EVENTS: dict[str, type[BaseModel]] = {"channel": ChannelChanged, "area": AreaChanged, "project": ProjectChanged}
 
 
 async def _emit(tx: Tx, tenant: str, event_type: str, subject: str, data: Any) -> None:
@@ -91,9 +92,24 @@ async def _emit(tx: Tx, tenant: str, event_type: str, subject: str, data: Any) -
 
 
 # -- channels, areas, projects ---------------------------------------------------------------
-async def get_entry(conn: AsyncConnection, kind: str, tenant: str, code: str) -> Row[Any] | None:
+async def get_entry(conn: AsyncConnection, kind: str, tenant: str, code: str, *, lock: bool = False
+                    ) -> Row[Any] | None:
     t = ENTRY_TABLES[kind]
-    return (await conn.execute(select(t).where(t.c.tenant == tenant, t.c.code == code))).first()
+    q = select(t).where(t.c.tenant == tenant, t.c.code == code)
+    return (await conn.execute(q.with_for_update() if lock else q)).first()
+
+
+async def list_entries(conn: AsyncConnection, kind: str, tenant: str, active: bool | None) -> list[Row[Any]]:
+    t = ENTRY_TABLES[kind]
+    q = select(t).where(t.c.tenant == tenant).order_by(t.c.code)
+    if active is not None:
+        q = q.where(t.c.active.is_(active))
+    return list((await conn.execute(q)).all())
+
+
+async def is_active_user(conn: AsyncConnection, tenant: str, user_id: uuid.UUID) -> bool:
+    return (await conn.execute(select(users.c.id).where(users.c.id == user_id, users.c.tenant == tenant,
+                                                        users.c.active.is_(True)))).first() is not None
 
 
 async def active_codes(conn: AsyncConnection, kind: str, tenant: str, codes: set[str]) -> set[str]:
@@ -134,9 +150,23 @@ async def category_by_path(conn: AsyncConnection, tenant: str, path: str) -> Row
                                                         categories.c.path == path))).first()
 
 
-async def category_by_id(conn: AsyncConnection, tenant: str, category_id: uuid.UUID) -> Row[Any] | None:
-    return (await conn.execute(select(categories).where(categories.c.tenant == tenant,
-                                                        categories.c.id == category_id))).first()
+async def category_by_id(conn: AsyncConnection, tenant: str, category_id: uuid.UUID, *, lock: bool = False
+                         ) -> Row[Any] | None:
+    q = select(categories).where(categories.c.tenant == tenant, categories.c.id == category_id)
+    return (await conn.execute(q.with_for_update() if lock else q)).first()
+
+
+async def list_categories(conn: AsyncConnection, tenant: str, active: bool | None) -> list[Row[Any]]:
+    """Ordered by path: a parent before its children."""
+    q = select(categories).where(categories.c.tenant == tenant).order_by(categories.c.path)
+    if active is not None:
+        q = q.where(categories.c.active.is_(active))
+    return list((await conn.execute(q)).all())
+
+
+async def categories_by_paths(conn: AsyncConnection, tenant: str, paths: list[str]) -> dict[str, Row[Any]]:
+    rows = await conn.execute(select(categories).where(categories.c.tenant == tenant, categories.c.path.in_(paths)))
+    return {r.path: r for r in rows}
 
 
 def _parent_path(path: str) -> str | None:
@@ -172,9 +202,16 @@ async def has_active_children(conn: AsyncConnection, category_id: uuid.UUID) -> 
 
 
 # -- case types ------------------------------------------------------------------------------
-async def get_case_type(conn: AsyncConnection, tenant: str, code: str) -> Row[Any] | None:
-    return (await conn.execute(select(case_types).where(case_types.c.tenant == tenant,
-                                                        case_types.c.code == code))).first()
+async def get_case_type(conn: AsyncConnection, tenant: str, code: str, *, lock: bool = False) -> Row[Any] | None:
+    q = select(case_types).where(case_types.c.tenant == tenant, case_types.c.code == code)
+    return (await conn.execute(q.with_for_update() if lock else q)).first()
+
+
+async def list_case_types(conn: AsyncConnection, tenant: str, active: bool | None) -> list[Row[Any]]:
+    q = select(case_types).where(case_types.c.tenant == tenant).order_by(case_types.c.code)
+    if active is not None:
+        q = q.where(case_types.c.active.is_(active))
+    return list((await conn.execute(q)).all())
 
 
 def case_type_event(row: Any) -> CaseTypeChanged:
@@ -184,7 +221,8 @@ def case_type_event(row: Any) -> CaseTypeChanged:
         allowed_channels=row.allowed_channels, pinned=PinnedFields(**(row.pinned or {})),
         default_priority=row.default_priority, is_follow_up=row.is_follow_up,
         requires_attachments_to_finish=row.requires_attachments_to_finish,
-        required_fields=list(row.required_fields or []), projects=row.projects)
+        required_fields=list(row.required_fields or []), projects=row.projects,
+        requires_interaction=bool(row.requires_interaction), follow_up_kind=row.follow_up_kind)
 
 
 async def save_case_type(tx: Tx, tenant: str, code: str, values: dict[str, Any], *, create: bool) -> Row[Any]:
@@ -203,7 +241,7 @@ async def save_case_type(tx: Tx, tenant: str, code: str, values: dict[str, Any],
 
 
 # -- business calendar -----------------------------------------------------------------------
-async def get_calendar(conn: AsyncConnection, tenant: str) -> Row[Any] | None:
+async def get_calendar(conn: AsyncConnection, tenant: str) -> Any:
     """The tenant's calendar: its country and time zone (from ``tenants``) and the rest (None
     columns when it has never been set)."""
     return (await conn.execute(
@@ -212,6 +250,12 @@ async def get_calendar(conn: AsyncConnection, tenant: str) -> Row[Any] | None:
                calendars.c.updated_at)
         .select_from(tenants.outerjoin(calendars, calendars.c.tenant == tenants.c.slug))
         .where(tenants.c.slug == tenant))).first()
+
+
+async def lock_calendar(conn: AsyncConnection, tenant: str) -> None:
+    """Lock the tenant's row: its calendar (country, time zone and the ``calendars`` row) is
+    replaced by one writer at a time."""
+    await conn.execute(select(tenants.c.slug).where(tenants.c.slug == tenant).with_for_update())
 
 
 async def save_calendar(tx: Tx, tenant: str, *, country: str, timezone: str, extra_closed_days: list[ClosedDay],

@@ -37,6 +37,8 @@ case_types = Table(
     Column("requires_attachments_to_finish", Boolean, nullable=False, default=False),  # R1.2
     Column("required_fields", JsonType, nullable=True),  # e.g. ["contact.phone"] (R3.2)
     Column("projects", JsonType, nullable=True),  # project codes; NULL: every project (R4.2)
+    Column("requires_interaction", Boolean, nullable=False, default=False),  # R2.3 (intake_0006_case_rules)
+    Column("follow_up_kind", String(40), nullable=True),  # R3.5 triage kind of a follow-up type
     Column("version", Integer, nullable=False, default=1),
     Column("updated_at", UTCDateTime(), nullable=True),
 )

@@ -1,30 +1,32 @@
 """Tenants: the platform operator creates them (with their first admin); a tenant's users read
-their own tenant."""
+their own tenant. Use cases in services/intake/service_layer/accounts.py."""
 
 from __future__ import annotations
 
 import hmac
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header
 from pydantic import BaseModel, ConfigDict, EmailStr, StringConstraints, field_validator
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
-from services.intake import accounts
-from services.intake.adapters.db import tenants
-from services.intake.api.deps import CurrentPrincipal
-from shared.problems import Problem, field_error, invalid
-from shared.runtime import runtime_of
+from services.intake.api.deps import AppSettings, CurrentPrincipal, Db
+from services.intake.service_layer import accounts
+from shared.db import Database
+from shared.fields import InputModel
+from shared.openapi import problem_responses
+from shared.problems import forbidden
+from shared.settings import Settings
 
 router = APIRouter(tags=["tenants"])
 
 
-class TenantIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class TenantIn(InputModel):
+    model_config = ConfigDict(json_schema_extra={"example": {
+        "slug": "aguas-del-sur", "name": "Aguas del Sur", "country": "CL", "timezone": "America/Santiago",
+        "language": "es", "admin_email": "admin@aguasdelsur.cl", "admin_name": "Administración"}})
     slug: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,59}$")]
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     country: Annotated[str, StringConstraints(to_upper=True, pattern=r"^[A-Za-z]{2}$")]
@@ -59,37 +61,28 @@ class TenantOut(BaseModel):
     created_at: datetime
 
 
-async def create_tenant_with_admin(rt: object, body: TenantIn) -> TenantOut:
-    try:
-        async with rt.db.transaction() as tx:  # type: ignore[attr-defined]
-            await accounts.create_tenant(tx, slug=body.slug, name=body.name, country=body.country,
-                                         timezone=body.timezone, language=body.language)
-            tenant = (await tx.conn.execute(select(tenants).where(tenants.c.slug == body.slug))).one()
-            admin = await accounts.create_user(tx, tenant, {"email": body.admin_email, "name": body.admin_name,
-                                                            "roles": ["admin"]})
-            await accounts.invite(tx, tenant, admin, rt.settings)  # type: ignore[attr-defined]
-    except IntegrityError:
-        raise invalid(field_error("slug", ("Ya existe un cliente con ese identificador.",
-                                           "A tenant with that slug exists."), "duplicate_slug")) from None
-    return TenantOut.model_validate(tenant, from_attributes=True)
+async def create_tenant_with_admin(rt: Any, body: TenantIn) -> TenantOut:
+    """For the CLI (``atiende tenant create``) and the operator route alike."""
+    return await _create(rt.db, rt.settings, body)
 
 
-@router.post("/operator/tenants", status_code=201, response_model=TenantOut)
-async def operator_create_tenant(body: TenantIn, request: Request,
+async def _create(db: Database, settings: Settings, body: TenantIn) -> TenantOut:
+    row = await accounts.create_tenant_with_admin(db, settings, **body.model_dump())
+    return TenantOut.model_validate(row, from_attributes=True)
+
+
+@router.post("/operator/tenants", status_code=201, response_model=TenantOut, responses=problem_responses(403, 422))
+async def operator_create_tenant(body: TenantIn, db: Db, settings: AppSettings,
                                  x_operator_token: Annotated[str | None, Header(alias="X-Operator-Token")] = None,
                                  ) -> TenantOut:
     """Platform operator only (``X-Operator-Token`` = ``ATIENDE_OPERATOR_TOKEN``). Creates the
-    tenant and its first admin, who receives a password set-up link by e-mail."""
-    rt = runtime_of(request)
-    expected = rt.settings.operator_token
+    tenant and its first admin, who receives a password set-up link by e-mail (R4.1)."""
+    expected = settings.operator_token
     if not expected or not x_operator_token or not hmac.compare_digest(expected, x_operator_token):
-        raise Problem(403, "forbidden", ("Acción no permitida", "Forbidden"),
-                      ("Sólo el operador de la plataforma crea clientes.", "Only the platform operator creates tenants."))
-    return await create_tenant_with_admin(rt, body)
+        raise forbidden(("Sólo el operador de la plataforma crea clientes.", "Only the platform operator creates tenants."))
+    return await _create(db, settings, body)
 
 
-@router.get("/tenant", response_model=TenantOut)
-async def my_tenant(request: Request, p: CurrentPrincipal) -> TenantOut:
-    async with runtime_of(request).db.read() as conn:
-        row = (await conn.execute(select(tenants).where(tenants.c.slug == p.tenant))).one()
-    return TenantOut.model_validate(row, from_attributes=True)
+@router.get("/tenant", response_model=TenantOut, responses=problem_responses(401))
+async def my_tenant(p: CurrentPrincipal, db: Db) -> TenantOut:
+    return TenantOut.model_validate(await accounts.tenant_of(db, p), from_attributes=True)

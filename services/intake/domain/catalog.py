@@ -9,9 +9,14 @@ field; the case API can use ``case_type_problems`` to apply a type to a case bei
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import time
+from dataclasses import dataclass, field
+from datetime import date, time
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import holidays
+
+from services.intake.domain.triage import BusinessLine, FollowUpKind
 
 Text = tuple[str, str]  # (es, en)
 
@@ -31,6 +36,12 @@ DOCUMENT_CLASSES: dict[str, Text] = {
 
 # Case fields a type may make mandatory (R3.2: contact name, phone, e-mail and description).
 REQUIRED_FIELD_CHOICES = ("contact.phone", "contact.email", "description", "project")
+
+# R3.1/R3.5: the follow-up kind a follow-up type stands for (triage reads it from the catalog,
+# not from the type's code), and the business line of a project (meter customers file their
+# follow-ups themselves; packaged and bulk gas: the agent does).
+FOLLOW_UP_KINDS = tuple(k.value for k in FollowUpKind)
+BUSINESS_LINES = tuple(b.value for b in BusinessLine)
 
 MAX_CATEGORY_DEPTH = 3  # R3.2: Medidor > Cobranza > Gestión de cobranza
 PATH_SEPARATOR = "/"
@@ -92,10 +103,80 @@ def effective_default_priority(default: str | None, pinned: str | None) -> tuple
     return default or "normal", None
 
 
+def follow_up_kind_problem(is_follow_up: bool, follow_up_kind: str | None) -> Text | None:
+    """R3.1: only a follow-up type names the follow-up kind it stands for."""
+    if follow_up_kind is not None and not is_follow_up:
+        return ("Sólo un tipo de seguimiento (is_follow_up) tiene clase de seguimiento.",
+                "Only a follow-up type (is_follow_up) has a follow-up kind.")
+    return None
+
+
 def working_hours_problem(start: time, end: time) -> Text | None:
     if start >= end:
         return ("La hora de término debe ser posterior a la de inicio.", "The end time must be after the start time.")
     return None
+
+
+def calendar_problems(country: str, timezone: str, start: time, end: time, closed: Sequence[date]
+                      ) -> list[tuple[str, Text, str]]:
+    """What is wrong with a business calendar (R4.2), field by field: (field, text, code)."""
+    out: list[tuple[str, Text, str]] = []
+    if country not in holidays.list_supported_countries():
+        out.append(("country", ("No hay calendario de feriados para ese país.", "No holiday calendar for that country."),
+                    "unknown_country"))
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        out.append(("timezone", ("Zona horaria IANA desconocida (p. ej. America/Santiago).",
+                                 "Unknown IANA time zone (e.g. America/Santiago)."), "unknown_timezone"))
+    problem = working_hours_problem(start, end)
+    if problem:
+        out.append(("working_hours.end", problem, "end_before_start"))
+    out += [(f"extra_closed_days.{i}.date", ("Ese día ya está en la lista.", "That day is listed twice."),
+             "duplicate_date") for i in duplicates(closed)]
+    return out
+
+
+def national_holidays(country: str, year: int, lang: str) -> list[tuple[date, str]]:
+    """The country's holidays in ``year`` (they count as closed days), named in ``lang``."""
+    hol = holidays.country_holidays(country, years=year, language="es" if lang == "es" else "en_US")
+    return sorted(hol.items())
+
+
+@dataclass
+class TreeNode:
+    code: str
+    path: str
+    name_es: str
+    name_en: str
+    active: bool
+    children: list[TreeNode] = field(default_factory=list)
+
+
+def category_tree(rows: Iterable[Any]) -> list[TreeNode]:
+    """Nest category rows ordered by path (a parent before its children); a node whose parent
+    is not among the rows is left out with it."""
+    nodes: dict[str, TreeNode] = {}
+    roots: list[TreeNode] = []
+    for r in rows:
+        node = TreeNode(code=r.code, path=r.path, name_es=r.name_es, name_en=r.name_en, active=r.active)
+        nodes[r.path] = node
+        parent = r.path.rsplit(PATH_SEPARATOR, 1)[0] if r.level > 1 else None
+        if parent is None:
+            roots.append(node)
+        elif parent in nodes:
+            nodes[parent].children.append(node)
+    return roots
+
+
+def in_subtree(path: str, under: str) -> bool:
+    return path == under or path.startswith(under + PATH_SEPARATOR)
+
+
+def path_prefixes(path: str) -> list[str]:
+    """``a/b/c`` → ``["a", "a/b", "a/b/c"]`` (the trail from the root)."""
+    codes = split_path(path)
+    return [join_path(codes[:i]) for i in range(1, len(codes) + 1)]
 
 
 def duplicates(values: Iterable[Any]) -> list[int]:
