@@ -98,7 +98,7 @@ class Sql:
                                      ).label("due_key")
         self.priority_rank = literal_column(PRIORITY_RANK, Integer).label("priority_rank")
         # PostgreSQL: the stored generated column (intake_0005_inbox); SQLite: folded on the fly.
-        self.search_doc = literal_column("search_doc" if self.pg else _search_doc_sqlite())
+        self.search_doc: ColumnElement[Any] = literal_column("search_doc" if self.pg else _search_doc_sqlite())
 
     def category_level(self, level: int) -> ColumnElement[str]:
         """The case's category code at ``level`` (0–2). On PostgreSQL ``category_path ->> 0`` with

@@ -115,9 +115,10 @@ async def update_case(conn: AsyncConnection, case_id: uuid.UUID, values: dict[st
                                .returning(*cases.c))).one()
 
 
-async def open_tasks(conn: AsyncConnection, case_id: uuid.UUID) -> list[Row[Any]]:
-    return list((await conn.execute(select(tasks.c.id, tasks.c.title).where(
-        tasks.c.case_id == case_id, tasks.c.status != "closed").order_by(tasks.c.created_at))).all())
+async def open_tasks(conn: AsyncConnection, case_id: uuid.UUID) -> list[Any]:
+    rows = await conn.execute(select(tasks.c.id, tasks.c.title).where(
+        tasks.c.case_id == case_id, tasks.c.status != "closed").order_by(tasks.c.created_at))
+    return list(rows.all())
 
 
 async def attachment_count(conn: AsyncConnection, case_id: uuid.UUID) -> int:
@@ -147,7 +148,7 @@ async def project_business_line(conn: AsyncConnection, tenant: str, project: str
         projects.c.tenant == tenant, projects.c.code == project))).scalar()
 
 
-async def history_page(conn: AsyncConnection, case_id: uuid.UUID, after: int | None, limit: int) -> list[Row[Any]]:
+async def history_page(conn: AsyncConnection, case_id: uuid.UUID, after: int | None, limit: int) -> list[Any]:
     q = select(case_history).where(case_history.c.case_id == case_id).order_by(case_history.c.id).limit(limit)
     if after is not None:
         q = q.where(case_history.c.id > after)

@@ -93,28 +93,28 @@ def _result(row: Any) -> ActionResult:
                         allowed_actions=[a.value for a in lifecycle.allowed_actions(lifecycle.Status(row.status))])
 
 
-_ACTION = {"response_model": ActionResult, "responses": problem_responses(401, 403, 404, 409, 422)}
+_REFUSALS = problem_responses(401, 403, 404, 409, 422)
 
 
 # -- endpoints ------------------------------------------------------------------------------------
-@router.post("/execute", **_ACTION)
+@router.post("/execute", response_model=ActionResult, responses=_REFUSALS)
 async def execute(case_id: uuid.UUID, body: TextIn, request: Request, p: CurrentPrincipal) -> ActionResult:
     """R4.6 "Ejecutar": log what was done; the case is in execution (and its overdue alert ends, R4.8)."""
     return _result(await cases.transition(runtime_of(request).db, p, case_id, lifecycle.Action.EXECUTE, body.text))
 
 
-@router.post("/pause", **_ACTION)
+@router.post("/pause", response_model=ActionResult, responses=_REFUSALS)
 async def pause(case_id: uuid.UUID, body: TextIn, request: Request, p: CurrentPrincipal) -> ActionResult:
     """Waiting on the customer (the SLA pause comes in a later issue)."""
     return _result(await cases.transition(runtime_of(request).db, p, case_id, lifecycle.Action.WAIT, body.text))
 
 
-@router.post("/resume", **_ACTION)
+@router.post("/resume", response_model=ActionResult, responses=_REFUSALS)
 async def resume(case_id: uuid.UUID, request: Request, p: CurrentPrincipal) -> ActionResult:
     return _result(await cases.transition(runtime_of(request).db, p, case_id, lifecycle.Action.RESUME, None))
 
 
-@router.post("/finish", **_ACTION)
+@router.post("/finish", response_model=ActionResult, responses=_REFUSALS)
 async def finish(case_id: uuid.UUID, body: FinishIn, request: Request, p: CurrentPrincipal) -> ActionResult:
     """R4.6 "Finalizar" with or without success; without success needs a comment saying why. The
     contact and the responsible are e-mailed (R4.8: the overdue alert ends). Refused (409) while
@@ -126,7 +126,7 @@ async def finish(case_id: uuid.UUID, body: FinishIn, request: Request, p: Curren
     return _result(await cases.transition(runtime_of(request).db, p, case_id, action, body.comment or None))
 
 
-@router.post("/reopen", **_ACTION)
+@router.post("/reopen", response_model=ActionResult, responses=_REFUSALS)
 async def reopen(case_id: uuid.UUID, body: TextIn, request: Request, p: CurrentPrincipal) -> ActionResult:
     """Admins and supervisors reopen a finished case, with a reason."""
     return _result(await cases.transition(runtime_of(request).db, p, case_id, lifecycle.Action.REOPEN, body.text))
@@ -152,7 +152,7 @@ async def send_mail(case_id: uuid.UUID, body: MailIn, request: Request, p: Curre
     return Response(status_code=202)
 
 
-@router.post("/priority", **_ACTION)
+@router.post("/priority", response_model=ActionResult, responses=_REFUSALS)
 async def set_priority(case_id: uuid.UUID, body: PriorityIn, request: Request, p: CurrentPrincipal) -> ActionResult:
     """R0.4: raising needs a reason (customer called again, came to the branch again, other + text);
     lowering does not. Every change is in history and in the R0.5 priority-use report."""
@@ -160,7 +160,7 @@ async def set_priority(case_id: uuid.UUID, body: PriorityIn, request: Request, p
                                             body.reason_text))
 
 
-@router.post("/assign", **_ACTION)
+@router.post("/assign", response_model=ActionResult, responses=_REFUSALS)
 async def assign(case_id: uuid.UUID, body: AssignIn, request: Request, p: CurrentPrincipal) -> ActionResult:
     """Give the case another responsible (an active user of the tenant)."""
     return _result(await cases.assign(runtime_of(request).db, p, case_id, body.responsible_id))

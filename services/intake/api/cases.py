@@ -169,7 +169,8 @@ def _inline_schema(model: type[BaseModel]) -> dict[str, Any]:
 
 
 _CASE_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": _inline_schema(CaseIn)}}}}
-_FIELD_ADAPTERS = {name: TypeAdapter(Annotated[f.annotation, f]) for name, f in CaseIn.model_fields.items()}
+_FIELD_ADAPTERS: dict[str, TypeAdapter[Any]] = {
+    name: TypeAdapter(Annotated[f.annotation, f]) for name, f in CaseIn.model_fields.items()}  # type: ignore[arg-type]
 
 
 def _parse(raw: bytes) -> tuple[CaseIn, list[dict[str, Any]] | None]:
@@ -183,7 +184,7 @@ def _parse(raw: bytes) -> tuple[CaseIn, list[dict[str, Any]] | None]:
     try:
         return CaseIn.model_validate(data), None
     except ValidationError as exc:
-        errs = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
+        errs: list[dict[str, Any]] = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
     errors = [{**es, "message": (es["message"], en["message"])}
               for es, en in zip(validation_errors(errs, "es"), validation_errors(errs, "en"), strict=True)]
     bad = {e["loc"][1] for e in errs if len(e["loc"]) > 1}

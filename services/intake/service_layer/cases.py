@@ -326,6 +326,10 @@ def _replay(earlier: Any, fingerprint: str) -> Created:
 class _RowView:
     """A row dict read like a database row (attributes)."""
 
+    id: uuid.UUID
+    tenant: str
+    version: int
+
     def __init__(self, d: dict[str, Any]) -> None:
         self.__dict__.update(d)
 
@@ -469,7 +473,7 @@ async def assign(db: Database, who: Principal, case_id: uuid.UUID, responsible_i
 
 
 async def history(db: Database, who: Principal, case_id: uuid.UUID, after: int | None,
-                  limit: int) -> list[Row[Any]]:
+                  limit: int) -> list[Any]:
     """R4.6 "Historial": one page (``limit + 1`` rows, oldest first) after entry ``after``."""
     await visible_case(db, who, case_id, CaseAction.HISTORY)
     async with db.read() as conn:
