@@ -50,7 +50,6 @@ class Settings(BaseSettings):
     smtp_host: str = ""
     smtp_port: int = 25
     smtp_from: str = "Atiende <no-reply@atiende.local>"
-    smtp_from_name: str = "Atiende"  # the display name when smtp_from is a bare address
     smtp_timeout_s: float = 10.0
     smtp_pool_size: int = Field(default=4, ge=1, le=64)
 

@@ -19,8 +19,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def make_mailer(settings: Settings) -> Mailer:
     if settings.smtp_host:
         return SmtpMailer(settings.smtp_host, settings.smtp_port, timeout_s=settings.smtp_timeout_s,
-                          pool_size=settings.smtp_pool_size, from_name=settings.smtp_from_name)
-    return FolderMailer(settings.mail_dir, from_name=settings.smtp_from_name)
+                          pool_size=settings.smtp_pool_size)
+    return FolderMailer(settings.mail_dir)
 
 
 def build(settings: Settings, bus: Bus | None = None, mailer: Mailer | None = None) -> ServiceRuntime:
