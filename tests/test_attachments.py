@@ -80,7 +80,7 @@ async def test_pdf_on_a_case_is_stored_with_its_hash_and_downloaded_by_who_may_s
     assert d.headers["content-disposition"].startswith('attachment; filename="Carta desistimiento.pdf"')
     listed = (await c.get(f"/cases/{cid}/attachments", headers=mine)).json()
     assert [a["id"] for a in listed] == [att["id"]]
-    hist = [h for h in (await c.get(f"/cases/{cid}/history", headers=mine)).json() if h["kind"] == "attachment_added"]
+    hist = [h for h in (await c.get(f"/cases/{cid}/history", headers=mine)).json()["items"] if h["kind"] == "attachment_added"]
     assert hist[0]["data"]["sha256"] == att["sha256"]
     # Another tenant: 404 for the file, the list and the upload; no token: 401.
     gas = await rabbit_system.auth("admin", "gas-demo")
@@ -151,7 +151,7 @@ async def test_images_on_interactions_and_tasks_follow_their_visibility(rabbit_s
     assert [a["id"] for a in (await c.get(f"/tasks/{task['id']}/attachments", headers=admin)).json()] == [jpg["id"]]
     assert (await c.get(f"/cases/{case['id']}/attachments", headers=admin)).json() == []  # the task's are its own
     assert "attachment_added" in [h["kind"] for h in (await c.get(f"/cases/{case['id']}/history",
-                                                                  headers=admin)).json()]
+                                                                  headers=admin)).json()["items"]]
     gas = await rabbit_system.auth("admin", "gas-demo")
     for url in (png["download_url"], jpg["download_url"], f"/interactions/{inter['id']}/attachments",
                 f"/tasks/{task['id']}/attachments"):

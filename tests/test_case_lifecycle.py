@@ -77,7 +77,7 @@ async def test_r4_6_execute_comment_finish_reopen_with_history(rabbit_system: Sy
     assert r.status_code == 200 and r.json()["status"] == "in_execution"
     shown = (await c.get(f"/cases/{cid}", headers=mine)).json()
     assert shown["answered_at"] is not None and shown["finished_at"] is None
-    hist = (await c.get(f"/cases/{cid}/history", headers=mine)).json()
+    hist = (await c.get(f"/cases/{cid}/history", headers=mine)).json()["items"]
     assert [h["kind"] for h in hist] == ["created", "execute", "commented", "finish_success", "reopen"]
     assert hist[1]["actor_name"] == "Ejecutiva Demo" and hist[4]["data"]["text"] == "El cliente no recibió la copia."
 
@@ -104,7 +104,7 @@ async def test_r4_4_executor_on_someone_elses_case_may_only_comment_mail_and_rea
         assert (await c.post(f"/cases/{cid}/{path}", json=body, headers=gas)).status_code == 404
     assert (await c.get(f"/cases/{cid}/history", headers=gas)).status_code == 404
     # Refusals changed nothing.
-    hist = (await c.get(f"/cases/{cid}/history", headers=other)).json()
+    hist = (await c.get(f"/cases/{cid}/history", headers=other)).json()["items"]
     assert [h["kind"] for h in hist] == ["created", "commented", "mail_requested"]
 
 
@@ -124,7 +124,7 @@ async def test_r0_3_r0_4_priority_on_create_and_change(rabbit_system: System) ->
     assert r.status_code == 200 and r.json()["priority"] == "urgent"
     r = await c.post(f"/cases/{cid}/priority", json={"priority": "normal"}, headers=mine)
     assert r.status_code == 200 and r.json()["priority"] == "normal"
-    hist = [h for h in (await c.get(f"/cases/{cid}/history", headers=mine)).json() if h["kind"] == "priority_changed"]
+    hist = [h for h in (await c.get(f"/cases/{cid}/history", headers=mine)).json()["items"] if h["kind"] == "priority_changed"]
     assert [(h["data"]["from"], h["data"]["to"], h["data"]["reason"]) for h in hist] == [
         ("normal", "urgent", "customer_called_again"), ("urgent", "normal", None)]
 

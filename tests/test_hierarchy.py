@@ -269,7 +269,7 @@ async def test_r2_4_task_under_a_case_emails_its_responsible_and_cc_and_is_in_th
     assert {t["id"] for t in every["items"]} == {task["id"], later["id"]}
     assert [t["title"] for t in (await c.get(f"/cases/{cid}/tasks", headers=admin)).json()] == [
         "Inspeccionar filtración", "Enviar informe"]
-    hist = (await c.get(f"/cases/{cid}/history", headers=admin)).json()
+    hist = (await c.get(f"/cases/{cid}/history", headers=admin)).json()["items"]
     assert [h["data"]["title"] for h in hist if h["kind"] == "task_created"] == ["Inspeccionar filtración",
                                                                                    "Enviar informe"]
     assert len(await _events(rabbit_system, "task.created.v1")) == 2
@@ -304,7 +304,7 @@ async def test_r2_6_case_finishes_only_when_its_tasks_are_closed(rabbit_system: 
     r = await c.post(f"/cases/{cid}/tasks", headers=await rabbit_system.auth("admin"), json={
         "title": "Tarde", "responsible_id": ids[demo("ejecutiva")], "due_date": C_TODAY.isoformat()})
     assert r.status_code == 409 and r.json()["type"].endswith("/case-finished")
-    kinds = [h["kind"] for h in (await c.get(f"/cases/{cid}/history", headers=mine)).json()]
+    kinds = [h["kind"] for h in (await c.get(f"/cases/{cid}/history", headers=mine)).json()["items"]]
     assert kinds == ["created", "task_created", "task_created", "task_closed", "task_closed", "finish_success"]
     assert len(await _events(rabbit_system, "task.closed.v1")) == 2
 
@@ -360,7 +360,7 @@ async def test_r2_5_work_order_needs_the_technical_managers_approval_before_exec
     r = await c.post(f"/work-orders/{wo2['id']}/execute", json={"note": "x"}, headers=resp)
     assert r.status_code == 409 and r.json()["type"].endswith("/work-order-rejected")
     assert (await c.post(f"/tasks/{other['id']}/close", json={"note": "No procede."}, headers=resp)).status_code == 200
-    kinds = [h["kind"] for h in (await c.get(f"/cases/{case['id']}/history", headers=resp)).json()]
+    kinds = [h["kind"] for h in (await c.get(f"/cases/{case['id']}/history", headers=resp)).json()["items"]]
     assert [k for k in kinds if k.startswith("work_order")] == [
         "work_order_requested", "work_order_approved", "work_order_executed", "work_order_requested",
         "work_order_rejected"]
@@ -409,7 +409,7 @@ async def test_r0_2_activities_notes_tasks_and_logged_calls(rabbit_system: Syste
     assert (await c.post(f"/cases/{cid}/activities/{uuid.uuid4()}/complete", json={}, headers=mine)).status_code == 404
     assert [a["status"] for a in (await c.get(f"/cases/{cid}/activities", headers=mine)).json()] == [
         "completed", "completed"]
-    kinds = [h["kind"] for h in (await c.get(f"/cases/{cid}/history", headers=mine)).json()]
+    kinds = [h["kind"] for h in (await c.get(f"/cases/{cid}/history", headers=mine)).json()["items"]]
     assert kinds == ["created", "activity_added", "activity_added", "activity_completed"]
     assert len(await _events(rabbit_system, "activity.created.v1")) == 2
     assert len(await _events(rabbit_system, "activity.completed.v1")) == 1

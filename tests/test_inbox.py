@@ -107,8 +107,9 @@ async def _load(system: System) -> list[dict[str, Any]]:
                          headers=admin)).status_code == 200
     async with system.rt["intake"].db.engine.begin() as conn:
         past = datetime.now(UTC) - timedelta(days=1)
+        # Overdue as workflow makes it: its deadline passed, and case.overdue set overdue_since (R4.8).
         await conn.execute(update(cases).where(cases.c.id == uuid.UUID(made[4]["id"]))
-                           .values(due_at=past, due_date=past.date()))
+                           .values(due_at=past, due_date=past.date(), overdue_since=past))
         await conn.execute(update(cases).where(cases.c.id == uuid.UUID(made[1]["id"])).values(association="owner"))
     return [(await c.get(f"/cases/{m['id']}", headers=admin)).json() for m in made]
 

@@ -52,7 +52,8 @@ async def test_same_idempotency_key_with_other_body_is_refused(rabbit_system: Sy
 async def test_idempotency_keys_are_per_tenant(rabbit_system: System) -> None:
     h = {"Idempotency-Key": "same-key"}
     a = await post(rabbit_system, CASE, **h)
-    body = {**CASE, "type": "gestion-cobranza", "responsible_email": "ejecutiva@gas-demo.atiende.cl"}
+    body = {**CASE, "type": "gestion-cobranza", "responsible_email": "ejecutiva@gas-demo.atiende.cl",
+            "channel": "telefono"}  # the type names its channels (R3.2): one of them is required
     b = await rabbit_system.intake.post("/cases", json=body, headers={**await rabbit_system.auth(tenant="gas-demo"), **h})
     assert a.status_code == b.status_code == 201 and a.json()["id"] != b.json()["id"]
 

@@ -14,6 +14,7 @@ from sqlalchemy import func, select, update
 from services.intake.adapters.db import cases, outbox, tenants
 from services.intake.domain import triage
 from services.intake.domain.triage import Action, BusinessLine, CaseFacts, Filer, FollowUpKind, decide
+from services.intake.seed import DEMO_CATALOG, demo_case_type
 from tests.support.system import System, demo, wait_for
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
@@ -127,26 +128,36 @@ def test_r3_5_meter_customers_file_follow_ups_themselves_packaged_and_bulk_throu
         assert decide(late, None, customer_disagrees=False, now=NOW, business_line=line).filed_by == Filer.AGENT
     assert decide(o(True), None, customer_disagrees=True, now=NOW,
                   business_line=BusinessLine.METER).filed_by == Filer.CUSTOMER
-    assert triage.business_line_of("medidor") == BusinessLine.METER
-    assert triage.business_line_of("envasado") == BusinessLine.PACKAGED
-    assert triage.business_line_of("granel") == BusinessLine.BULK
-    assert triage.business_line_of("edificio-los-robles") is None
+    # The line is the tenant's catalog data about a project (seeded for the demo gas tenant).
+    lines = DEMO_CATALOG["gas-demo"]["business_lines"]
+    assert triage.business_line_of(lines["medidor"]) == BusinessLine.METER
+    assert triage.business_line_of(lines["envasado"]) == BusinessLine.PACKAGED
+    assert triage.business_line_of(lines["granel"]) == BusinessLine.BULK
+    assert triage.business_line_of(DEMO_CATALOG["inmobiliaria-demo"].get("business_lines", {}).get(
+        "edificio-los-robles")) is None
     es, en = triage.message(decide(late, None, customer_disagrees=False, now=NOW, business_line=BusinessLine.METER))
     assert "él mismo" in es and "themselves" in en
     es, en = triage.message(decide(late, None, customer_disagrees=False, now=NOW, business_line=BusinessLine.BULK))
     assert es.startswith("Cree un requerimiento") and "respuesta fuera de plazo" in es
 
 
-def test_r3_1_follow_up_kinds_from_case_type_codes() -> None:
-    assert triage.kind_of("respuesta-fuera-de-plazo") == FollowUpKind.LATE_RESPONSE
-    assert triage.kind_of("inconformidad-respuesta") == FollowUpKind.DISAGREEMENT
-    assert triage.kind_of("no-ejecucion-solucion") == FollowUpKind.SOLUTION_NOT_EXECUTED
-    assert triage.kind_of("demora-habilitacion") == FollowUpKind.DELAY_ENABLING_SERVICE
-    assert triage.kind_of("tardanza-reposicion") == FollowUpKind.DELAY_RECONNECTING_SUPPLY
-    assert triage.kind_of("gestion-cobranza") == FollowUpKind.COLLECTIONS_MANAGEMENT
-    assert triage.kind_of("consulta-general") is None
-    assert triage.type_code_for(FollowUpKind.DISAGREEMENT, ["x", "inconformidad-respuesta"]) == "inconformidad-respuesta"
-    assert triage.type_code_for(FollowUpKind.DISAGREEMENT, ["x"]) is None
+def test_r3_1_follow_up_kinds_from_the_case_type_catalog() -> None:
+    """R3.1: which kind a follow-up is comes from its type's catalog entry (``follow_up_kind``),
+    seeded for the demo gas tenant — not from the type's code."""
+    gas = DEMO_CATALOG["gas-demo"]
+    rules = {**gas["types"], **{code: r for code, _, _, r in gas["more_types"]}}
+
+    def kind(code: str) -> FollowUpKind | None:
+        return triage.kind_of(demo_case_type("gas-demo", code, code, code, 3, rules.get(code, {}))["follow_up_kind"])
+
+    assert kind("respuesta-fuera-de-plazo") == FollowUpKind.LATE_RESPONSE
+    assert kind("inconformidad-respuesta") == FollowUpKind.DISAGREEMENT
+    assert kind("no-ejecucion-solucion") == FollowUpKind.SOLUTION_NOT_EXECUTED
+    assert kind("demora-habilitacion") == FollowUpKind.DELAY_ENABLING_SERVICE
+    assert kind("tardanza-reposicion") == FollowUpKind.DELAY_RECONNECTING_SUPPLY
+    assert kind("gestion-cobranza") == FollowUpKind.COLLECTIONS_MANAGEMENT
+    assert triage.kind_of(None) is None and triage.kind_of("consulta-general") is None
+    assert not hasattr(triage, "KIND_CODES") and not hasattr(triage, "PROJECT_LINES")
 
 
 def test_r3_4_escalation_messages_say_not_to_file_another_request() -> None:
@@ -233,7 +244,7 @@ async def test_r3_4_r3_5_late_original_through_the_api_rules_1_3_5_6(rabbit_syst
     await _with_deadline(s, late["id"])
     r = await c.get(f"/cases/{original['id']}/follow-ups", headers=await s.auth("lectura", GAS))
     assert r.status_code == 200
-    assert [(x["id"], x["kind"], x["answered"], x["follow_up_of"]) for x in r.json()] == [
+    assert [(x["id"], x["kind"], x["answered"], x["follow_up_of"]) for x in r.json()["items"]] == [
         (late["id"], "late_response", False, original["id"])]
     # Rule 5 (the table's gap: O unanswered, its follow-up in time) → tell the follow-up's date.
     t = await _triage(s, original["id"])
@@ -328,7 +339,7 @@ async def _stored(s: System, original_id: str) -> dict[str, Any]:
         next_number = (await conn.execute(select(tenants.c.next_case_number).where(tenants.c.slug == GAS))).scalar()
         created = (await conn.execute(select(func.count()).select_from(outbox).where(
             outbox.c.type == "case.created.v1"))).scalar()
-    return {"follow_ups": [x["id"] for x in r.json()], "inbox": sorted(x["id"] for x in inbox.json()["items"]),
+    return {"follow_ups": [x["id"] for x in r.json()["items"]], "inbox": sorted(x["id"] for x in inbox.json()["items"]),
             "inbox_total": inbox.json()["total"], "cases": n_cases, "next_number": next_number, "events": created}
 
 
@@ -433,4 +444,4 @@ async def test_r3_4_rules_3_and_4_post_follow_up_still_created_201(rabbit_system
     assert r.status_code == 201, r.text
     for original, created in ((late_original, "respuesta-fuera-de-plazo"), (answered, "inconformidad-respuesta")):
         r = await s.intake.get(f"/cases/{original['id']}/follow-ups", headers=admin)
-        assert [x["type"] for x in r.json()] == [created]
+        assert [x["type"] for x in r.json()["items"]] == [created]

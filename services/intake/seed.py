@@ -143,7 +143,8 @@ DEMO_CATALOG: dict[str, dict[str, Any]] = {
                      "extra_closed_days": [{"date": "2026-12-24", "name": "Nochebuena (cierre de oficinas)"},
                                            {"date": "2026-12-31", "name": "Cierre contable anual"}]},
         "types": {
-            "evento": {},
+            # R2.3: an event (macro task) is created only under an interaction.
+            "evento": {"requires_interaction": True},
             "reclamo-suministro": {"pinned": {"category": "tecnico/suministro/interrupcion",
                                               "area": "departamento-tecnico", "document_class": "complaint"},
                                    "projects": ["tecnica"]},
@@ -154,6 +155,8 @@ DEMO_CATALOG: dict[str, dict[str, Any]] = {
         "channels": _CHANNELS,
         "projects": {"medidor": ("Gas medidor", "Metered gas"), "envasado": ("Gas envasado", "Bottled gas"),
                      "granel": ("Gas granel", "Bulk gas")},
+        # R3.5: who files a follow-up depends on the project's business line.
+        "business_lines": {"medidor": "meter", "envasado": "packaged", "granel": "bulk"},
         "areas": [("gestion-clientes", "Gestión de Clientes", "Customer Management", "supervisora"),
                   ("operaciones", "Operaciones", "Operations", "gerencia.tecnica"),
                   ("comercial", "Comercial", "Sales", None)],
@@ -171,9 +174,9 @@ DEMO_CATALOG: dict[str, dict[str, Any]] = {
         "calendar": {"work_days": _WEEK, "work_start": "08:30", "work_end": "17:30", "extra_closed_days": []},
         "types": {
             # R3.1 follow-ups on an earlier request (the decision table R3.4 decides when).
-            "respuesta-fuera-de-plazo": {"is_follow_up": True, "pinned": {
+            "respuesta-fuera-de-plazo": {"is_follow_up": True, "follow_up_kind": "late_response", "pinned": {
                 "category": "medidor/atencion/seguimiento", "document_class": "complaint"}},
-            "inconformidad-respuesta": {"is_follow_up": True, "pinned": {
+            "inconformidad-respuesta": {"is_follow_up": True, "follow_up_kind": "disagreement", "pinned": {
                 "category": "medidor/atencion/seguimiento", "document_class": "complaint"}},
             # R3.2, as the procedure types it: Medidor > Cobranza > Gestión de cobranza, Gestión de
             # Clientes, priority high, complaint; phone, e-mail or social networks — never in person.
@@ -181,20 +184,21 @@ DEMO_CATALOG: dict[str, dict[str, Any]] = {
                 "allowed_channels": ["telefono", "correo", "redes-sociales"],
                 "pinned": {"category": "medidor/cobranza/gestion-cobranza", "area": "gestion-clientes",
                            "priority": "high", "document_class": "complaint"},
-                "default_priority": "high",
+                "default_priority": "high", "follow_up_kind": "collections_management",
                 "required_fields": ["contact.phone", "contact.email", "description"]},
         },
         "more_types": [
             ("no-ejecucion-solucion", "No ejecución de la solución", "Solution not carried out",
-             {"deadline_amount": 3, "is_follow_up": True,
+             {"deadline_amount": 3, "is_follow_up": True, "follow_up_kind": "solution_not_executed",
               "pinned": {"category": "medidor/atencion/seguimiento", "document_class": "complaint"}}),
             ("demora-habilitacion", "Demora en la habilitación del servicio", "Delay enabling the service",
-             {"deadline_amount": 3, "is_follow_up": True,
+             {"deadline_amount": 3, "is_follow_up": True, "follow_up_kind": "delay_enabling_service",
               "pinned": {"category": "medidor/suministro/habilitacion", "area": "operaciones",
                          "document_class": "complaint"}}),
             # A business-hours rule: reconnecting a supply cut for debt is counted in working hours.
             ("tardanza-reposicion", "Tardanza en la reposición del suministro", "Late supply reconnection",
              {"deadline_unit": "business_hours", "deadline_amount": 16, "is_follow_up": True,
+              "follow_up_kind": "delay_reconnecting_supply",
               "pinned": {"category": "medidor/suministro/reposicion", "area": "operaciones",
                          "priority": "high", "document_class": "complaint"},
               "default_priority": "high"}),
@@ -237,7 +241,8 @@ def demo_case_type(tenant: str, code: str, name_es: str, name_en: str, days: int
             "deadline_unit": r.get("deadline_unit", "business_days"), "deadline_amount": r.get("deadline_amount", days),
             "allowed_channels": r.get("allowed_channels"), "pinned": pinned,
             "default_priority": r.get("default_priority", pinned["priority"] or "normal"),
-            "is_follow_up": r.get("is_follow_up", False),
+            "is_follow_up": r.get("is_follow_up", False), "follow_up_kind": r.get("follow_up_kind"),
+            "requires_interaction": r.get("requires_interaction", False),
             "requires_attachments_to_finish": r.get("requires_attachments_to_finish", False),
             "required_fields": r.get("required_fields", []), "projects": r.get("projects")}
 
@@ -252,7 +257,9 @@ async def load_catalog(tx: Tx, tenant: str) -> int:
     heads = {r.email.split("@")[0]: r.id for r in await tx.conn.execute(
         select(users.c.id, users.c.email).where(users.c.tenant == tenant))}
     entries = [("channel", code, {"name_es": es, "name_en": en}) for code, es, en in cat["channels"]]
-    entries += [("project", code, {"name_es": es, "name_en": en}) for code, (es, en) in cat["projects"].items()]
+    lines = cat.get("business_lines", {})
+    entries += [("project", code, {"name_es": es, "name_en": en, "business_line": lines.get(code)})
+                for code, (es, en) in cat["projects"].items()]
     entries += [("area", code, {"name_es": es, "name_en": en, "head_user_id": heads.get(head) if head else None})
                 for code, es, en, head in cat["areas"]]
     for kind, code, values in entries:

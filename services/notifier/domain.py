@@ -86,7 +86,9 @@ def finished_emails(case: Any, outcome: str, comment: str | None) -> list[Planne
     ctx = {**case_context(case), "outcome": outcome, "comment": comment or ""}
     out = [PlannedEmail("contact", case.contact_email, "case_finished", case.language, ctx, str(case.case_id))]
     if case.responsible_email.lower() != case.contact_email.lower():
-        out.append(PlannedEmail("responsible", case.responsible_email, "case_finished", case.language, ctx,
+        # Its own text, written for the responsible (case_finished_responsible.*), under the same template id.
+        out.append(PlannedEmail("responsible", case.responsible_email, "case_finished", case.language,
+                                {**ctx, "for_responsible": True},
                                 str(case.case_id)))
     return out
 

@@ -51,7 +51,7 @@ def _entry_table(name: str, *extra: Column[Any]) -> Table:
 
 channels = _entry_table("channels")
 areas = _entry_table("areas", Column("head_user_id", Uuid(), nullable=True))
-projects = _entry_table("projects", Column("business_line", String(20), nullable=True))
+projects = _entry_table("projects", Column("business_line", String(16), nullable=True))  # R3.5: meter | packaged | bulk
 
 categories = Table(
     "categories", metadata,

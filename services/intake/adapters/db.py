@@ -17,6 +17,7 @@ tenants = Table(
     Column("timezone", String(60), nullable=False),
     Column("language", String(2), nullable=False),  # es | en
     Column("next_case_number", Integer, nullable=False, default=1),
+    Column("max_mail_recipients", Integer, nullable=False, default=20),  # R4.6 "Enviar mail": to + cc (0006)
     Column("created_at", UTCDateTime(), nullable=False),
 )
 
@@ -34,11 +35,13 @@ case_types = Table(
     Column("pinned", JsonType, nullable=True),  # {category, area, priority, document_class} (R3.2)
     Column("default_priority", String(16), nullable=False, default="normal"),
     Column("is_follow_up", Boolean, nullable=False, default=False),  # R3.1
+    # The follow-up kind the type stands for (R3.1, R3.4: triage.FollowUpKind; NULL: none) and
+    # whether its cases exist only under an interaction (R2.3) — intake_0006_case_rules.
+    Column("follow_up_kind", String(40), nullable=True),
+    Column("requires_interaction", Boolean, nullable=False, default=False),
     Column("requires_attachments_to_finish", Boolean, nullable=False, default=False),  # R1.2
     Column("required_fields", JsonType, nullable=True),  # e.g. ["contact.phone"] (R3.2)
     Column("projects", JsonType, nullable=True),  # project codes; NULL: every project (R4.2)
-    Column("requires_interaction", Boolean, nullable=False, default=False),  # R2.3 (intake_0006_case_rules)
-    Column("follow_up_kind", String(40), nullable=True),  # R3.5 triage kind of a follow-up type
     Column("version", Integer, nullable=False, default=1),
     Column("updated_at", UTCDateTime(), nullable=True),
 )

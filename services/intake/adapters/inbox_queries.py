@@ -23,8 +23,6 @@ Indexes (migration intake_0005_inbox) and how the queries meet them:
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import uuid
 from dataclasses import dataclass, field
@@ -53,8 +51,10 @@ from sqlalchemy.sql.elements import ClauseElement
 from services.intake.adapters.db import cases
 from services.intake.adapters.party_tables import parties, party_visible
 from services.intake.domain.access import Principal
-from services.intake.domain.lifecycle import FINISHED, IN_PROGRESS, Status
+from services.intake.domain.lifecycle import IN_PROGRESS, Status
+from shared import paging
 from shared.db import UTCDateTime
+from shared.refusals import Refused
 
 # -- copies of the index expressions of migration intake_0005_inbox (keep them identical) --------
 OPEN = "status IN ('new', 'in_execution', 'waiting_on_customer')"
@@ -98,7 +98,7 @@ class Sql:
                                      ).label("due_key")
         self.priority_rank = literal_column(PRIORITY_RANK, Integer).label("priority_rank")
         # PostgreSQL: the stored generated column (intake_0005_inbox); SQLite: folded on the fly.
-        self.search_doc = literal_column("search_doc" if self.pg else _search_doc_sqlite())
+        self.search_doc: ColumnElement[Any] = literal_column("search_doc" if self.pg else _search_doc_sqlite())
 
     def category_level(self, level: int) -> ColumnElement[str]:
         """The case's category code at ``level`` (0–2). On PostgreSQL ``category_path ->> 0`` with
@@ -133,49 +133,42 @@ def sort_keys(sql: Sql, sort: str) -> list[Any]:
 
 
 class BadCursor(ValueError):
-    pass
+    """``str(exc)``: "sort" (a cursor of the same list made for another sort) or "value"."""
+
+
+SORT_NAMES = ("deadline", "-deadline", "created", "-created", "priority", "-priority")
+
+
+def _key_types(sort: str) -> tuple[type, ...]:
+    return (int, datetime, uuid.UUID) if sort.lstrip("-") == "priority" else (datetime, uuid.UUID)
 
 
 def encode_cursor(sort: str, row: Any) -> str:
+    """shared/paging's codec; the list name carries the sort, so a cursor only continues its own sort."""
     name = sort.lstrip("-")
-    keys: list[Any]
     if name == "deadline":
-        keys = [row.due_key.isoformat(), str(row.id)]
+        keys: list[Any] = [row.due_key, row.id]
     elif name == "created":
-        keys = [row.created_at.isoformat(), str(row.id)]
+        keys = [row.created_at, row.id]
     else:
-        keys = [int(row.priority_rank), row.due_key.isoformat(), str(row.id)]
-    raw = json.dumps({"s": sort, "k": keys}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        keys = [int(row.priority_rank), row.due_key, row.id]
+    return paging.encode_cursor(f"inbox:{sort}", *keys)
 
 
 def decode_cursor(cursor: str, sort: str) -> list[Any]:
     """The key values after which the next page starts; ``BadCursor`` if malformed or made for
     another sort."""
     try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        keys = data["k"]
-        made_for = data["s"]
-        name = sort.lstrip("-")
-        if made_for != sort:
-            raise BadCursor("sort")
-        if name == "priority":
-            rank, due, ident = keys
-            if not isinstance(rank, int):
-                raise BadCursor("value")
-            return [rank, _aware(datetime.fromisoformat(due)), uuid.UUID(ident)]
-        when, ident = keys
-        return [_aware(datetime.fromisoformat(when)), uuid.UUID(ident)]
-    except BadCursor:
-        raise
-    except (ValueError, TypeError, KeyError, binascii.Error, json.JSONDecodeError, AttributeError) as exc:
-        raise BadCursor("value") from exc
-
-
-def _aware(d: datetime) -> datetime:
-    if d.tzinfo is None:
-        raise ValueError("naive")
-    return d
+        return paging.decode_cursor(cursor, f"inbox:{sort}", *_key_types(sort))
+    except Refused:
+        for other in SORT_NAMES:
+            if other != sort:
+                try:
+                    paging.decode_cursor(cursor, f"inbox:{other}", *_key_types(other))
+                except Refused:
+                    continue
+                raise BadCursor("sort") from None
+        raise BadCursor("value") from None
 
 
 # -- filters ------------------------------------------------------------------------------------
@@ -197,7 +190,7 @@ class InboxQuery:
     category: tuple[str, ...] = ()  # a category path: the case's path starts with it
     due_from: date | None = None
     due_to: date | None = None
-    overdue: bool | None = None  # True: overdue only; False: on time only
+    overdue: bool | None = None  # True: overdue only (overdue_since set); False: the rest
     sort: str = "deadline"
     limit: int = 50
     after: list[Any] = field(default_factory=list)  # decoded cursor
@@ -233,19 +226,9 @@ def conditions(sql: Sql, q: InboxQuery, p: Principal) -> list[ColumnElement[bool
 
 
 def _timeliness(sql: Sql, q: InboxQuery) -> ColumnElement[bool]:
-    """Overdue: in progress past its deadline, or finished after it. On time: the rest."""
-    c = cases.c
-    due = sql.due_key.element
-    open_ = [s for s in q.statuses if s in IN_PROGRESS]
-    done = [s for s in q.statuses if s in FINISHED]
-    open_cond = due < q.now if q.overdue else due >= q.now
-    done_cond = (and_(c.due_at.is_not(None), c.finished_at > c.due_at) if q.overdue
-                 else or_(c.due_at.is_(None), c.finished_at <= c.due_at))
-    if not done:
-        return open_cond
-    if not open_:
-        return done_cond
-    return or_(and_(sql.statuses(tuple(open_)), open_cond), and_(sql.statuses(tuple(done)), done_cond))
+    """Overdue has one meaning (R4.8), the case resource's: ``overdue_since`` is set — workflow's
+    case.overdue set it, and executing or finishing the case cleared it."""
+    return cases.c.overdue_since.is_not(None) if q.overdue else cases.c.overdue_since.is_(None)
 
 
 def _utc_midnight(d: date) -> datetime:
@@ -261,7 +244,8 @@ ITEM_COLUMNS = [cases.c.id, cases.c.number, cases.c.type_code, cases.c.subject, 
                 cases.c.contact_email, cases.c.contact_phone, cases.c.responsible_id, cases.c.responsible_email,
                 cases.c.project, cases.c.channel, cases.c.category_path, cases.c.area, cases.c.association,
                 cases.c.priority, cases.c.status, cases.c.created_at, cases.c.due_at, cases.c.due_date,
-                cases.c.answered_at, cases.c.finished_at, cases.c.follow_up_of, cases.c.party_id]
+                cases.c.answered_at, cases.c.finished_at, cases.c.follow_up_of, cases.c.party_id,
+                cases.c.overdue_since]
 
 
 def page_statement(sql: Sql, q: InboxQuery, p: Principal) -> Select[Any]:

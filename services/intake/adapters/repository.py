@@ -1,50 +1,74 @@
-"""intake's queries. Tenants and case types change rarely and are read on every POST /cases,
-so they are cached for a short time in the process."""
+"""intake's queries about cases (SQLAlchemy Core) and the in-process catalog cache.
+
+The catalog (tenants, case types, channels, areas, projects, categories) changes rarely and is
+read on every POST /cases, so it is cached for a short time in the process; ``CatalogCache.clear``
+(or ``forget`` for one tenant) empties it when a catalog event says it changed."""
 
 from __future__ import annotations
 
 import time
 import uuid
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.intake.adapters.catalog_tables import calendars
+from services.intake.adapters.case_tables import attachments, case_history, interactions, tasks
+from services.intake.adapters.catalog_tables import ENTRY_TABLES, calendars, categories, projects
 from services.intake.adapters.db import case_types, cases, idempotency_keys, tenants, users
 from shared.db import Database
+from shared.refusals import field_error, invalid
+
+V = TypeVar("V")
 
 
 class CatalogCache:
     def __init__(self, db: Database, ttl_s: float = 30.0) -> None:
         self.db = db
         self.ttl_s = ttl_s
-        self._tenants: dict[str, tuple[float, Row[Any] | None]] = {}
-        self._types: dict[tuple[str, str], tuple[float, Row[Any] | None]] = {}
+        self._hits: dict[tuple[Any, ...], tuple[float, Any]] = {}
+
+    async def _cached(self, key: tuple[Any, ...], load: Callable[[AsyncConnection], Awaitable[V]]) -> V:
+        hit = self._hits.get(key)
+        if hit and hit[0] > time.monotonic():
+            return hit[1]  # type: ignore[no-any-return]
+        async with self.db.read() as conn:
+            value = await load(conn)
+        self._hits[key] = (time.monotonic() + self.ttl_s, value)
+        return value
 
     async def tenant(self, slug: str) -> Row[Any] | None:
-        hit = self._tenants.get(slug)
-        if hit and hit[0] > time.monotonic():
-            return hit[1]
-        async with self.db.read() as conn:
-            # With its business calendar's version (None: none set), which case.created.v1 carries.
-            row = (await conn.execute(
+        # With its business calendar's version (None: none set), which case.created.v1 carries.
+        async def load(conn: AsyncConnection) -> Row[Any] | None:
+            return (await conn.execute(
                 select(tenants, calendars.c.version.label("calendar_version"))
                 .select_from(tenants.outerjoin(calendars, calendars.c.tenant == tenants.c.slug))
                 .where(tenants.c.slug == slug))).first()
-        self._tenants[slug] = (time.monotonic() + self.ttl_s, row)
-        return row
+        return await self._cached(("tenant", slug), load)
 
     async def case_type(self, tenant: str, code: str) -> Row[Any] | None:
-        hit = self._types.get((tenant, code))
-        if hit and hit[0] > time.monotonic():
-            return hit[1]
-        async with self.db.read() as conn:
-            row = (await conn.execute(select(case_types).where(
+        """An active case type of the tenant."""
+        async def load(conn: AsyncConnection) -> Row[Any] | None:
+            return (await conn.execute(select(case_types).where(
                 case_types.c.tenant == tenant, case_types.c.code == code, case_types.c.active.is_(True)))).first()
-        self._types[(tenant, code)] = (time.monotonic() + self.ttl_s, row)
-        return row
+        return await self._cached(("type", tenant, code), load)
+
+    async def active_codes(self, tenant: str, kind: str) -> frozenset[str]:
+        """The tenant's active channels, areas or projects (``kind``: channel | area | project)."""
+        t = ENTRY_TABLES[kind]
+
+        async def load(conn: AsyncConnection) -> frozenset[str]:
+            return frozenset((await conn.execute(select(t.c.code).where(
+                t.c.tenant == tenant, t.c.active.is_(True)))).scalars())
+        return await self._cached((kind, tenant), load)
+
+    async def active_category_paths(self, tenant: str) -> frozenset[str]:
+        async def load(conn: AsyncConnection) -> frozenset[str]:
+            return frozenset((await conn.execute(select(categories.c.path).where(
+                categories.c.tenant == tenant, categories.c.active.is_(True)))).scalars())
+        return await self._cached(("category", tenant), load)
 
     async def active_user(self, tenant: str, user_id: uuid.UUID | None, email: str | None = None) -> Row[Any] | None:
         """By id or e-mail. Not cached: a deactivated user must stop receiving cases at once."""
@@ -53,11 +77,16 @@ class CatalogCache:
             return (await conn.execute(select(users.c.id, users.c.email, users.c.name).where(
                 key, users.c.tenant == tenant, users.c.active.is_(True)))).first()
 
+    def forget(self, tenant: str) -> None:
+        """Drop what is cached about one tenant."""
+        for key in [k for k in self._hits if tenant in k[1:2]]:
+            self._hits.pop(key, None)
+
     def clear(self) -> None:
-        self._tenants.clear()
-        self._types.clear()
+        self._hits.clear()
 
 
+# -- cases ------------------------------------------------------------------------------------
 async def next_case_number(conn: AsyncConnection, tenant: str) -> int:
     """Take the tenant's next number (the row lock makes concurrent creations queue briefly)."""
     res = await conn.execute(update(tenants).where(tenants.c.slug == tenant)
@@ -74,6 +103,70 @@ async def get_case(conn: AsyncConnection, case_id: uuid.UUID) -> Row[Any] | None
     return (await conn.execute(select(cases).where(cases.c.id == case_id))).first()
 
 
+async def tenant_case(conn: AsyncConnection, tenant: str, case_id: uuid.UUID, *, lock: bool = False) -> Row[Any] | None:
+    """The tenant's case; ``lock``: ``FOR UPDATE`` (held until the transaction ends)."""
+    q = select(cases).where(cases.c.id == case_id, cases.c.tenant == tenant)
+    return (await conn.execute(q.with_for_update() if lock else q)).first()
+
+
+async def update_case(conn: AsyncConnection, case_id: uuid.UUID, values: dict[str, Any]) -> Row[Any]:
+    """Change a case and return it as it now is."""
+    return (await conn.execute(update(cases).where(cases.c.id == case_id).values(**values)
+                               .returning(*cases.c))).one()
+
+
+async def open_tasks(conn: AsyncConnection, case_id: uuid.UUID) -> list[Any]:
+    rows = await conn.execute(select(tasks.c.id, tasks.c.title).where(
+        tasks.c.case_id == case_id, tasks.c.status != "closed").order_by(tasks.c.created_at))
+    return list(rows.all())
+
+
+async def attachment_count(conn: AsyncConnection, case_id: uuid.UUID) -> int:
+    """Files attached to the case or to anything under it (its tasks, its history)."""
+    return int((await conn.execute(select(func.count()).select_from(attachments).where(
+        attachments.c.case_id == case_id))).scalar_one())
+
+
+async def case_type_any(conn: AsyncConnection, tenant: str, code: str) -> Row[Any] | None:
+    """A case type, active or not (a case keeps the rules of its type when the type is retired)."""
+    return (await conn.execute(select(case_types).where(case_types.c.tenant == tenant,
+                                                        case_types.c.code == code))).first()
+
+
+async def type_for_follow_up_kind(conn: AsyncConnection, tenant: str, kind: str) -> str | None:
+    """The tenant's active case type that stands for a follow-up kind (R3.1), if any."""
+    return (await conn.execute(select(case_types.c.code).where(
+        case_types.c.tenant == tenant, case_types.c.active.is_(True), case_types.c.follow_up_kind == kind)
+        .order_by(case_types.c.is_follow_up.desc(), case_types.c.code).limit(1))).scalar()
+
+
+async def project_business_line(conn: AsyncConnection, tenant: str, project: str | None) -> str | None:
+    """R3.5: the business line the tenant's catalog gives a project."""
+    if project is None:
+        return None
+    return (await conn.execute(select(projects.c.business_line).where(
+        projects.c.tenant == tenant, projects.c.code == project))).scalar()
+
+
+async def history_page(conn: AsyncConnection, case_id: uuid.UUID, after: int | None, limit: int) -> list[Any]:
+    q = select(case_history).where(case_history.c.case_id == case_id).order_by(case_history.c.id).limit(limit)
+    if after is not None:
+        q = q.where(case_history.c.id > after)
+    return list((await conn.execute(q)).all())
+
+
+async def last_answer(conn: AsyncConnection, case_id: uuid.UUID, kinds: tuple[str, ...]) -> tuple[str | None, Any]:
+    """The latest history entry of ``kinds`` that carries a text, and when."""
+    rows = await conn.execute(select(case_history.c.data, case_history.c.at).where(
+        case_history.c.case_id == case_id, case_history.c.kind.in_(kinds)).order_by(case_history.c.id.desc()))
+    for data, at in rows:
+        text = (data or {}).get("text")
+        if text:
+            return str(text), at
+    return None, None
+
+
+# -- idempotency ----------------------------------------------------------------------------
 async def find_idempotent(conn: AsyncConnection, tenant: str, key: str) -> Row[Any] | None:
     return (await conn.execute(select(idempotency_keys).where(
         idempotency_keys.c.tenant == tenant, idempotency_keys.c.key == key))).first()
@@ -83,51 +176,32 @@ async def save_idempotent(conn: AsyncConnection, row: dict[str, Any]) -> None:
     await conn.execute(insert(idempotency_keys), row)
 
 
-async def record_history(conn: AsyncConnection, case: dict[str, Any], principal: Any, kind: str,
-                         data: dict[str, Any]) -> None:
-    from services.intake.adapters.case_tables import case_history
-    from shared.db import utcnow
-
-    await conn.execute(insert(case_history), {"case_id": case["id"], "tenant": case["tenant"], "at": utcnow(),
-                                              "actor_id": principal.user_id,
-                                              "actor_name": principal.name or principal.email, "kind": kind,
-                                              "data": data})
-
-
-async def reference_errors(db: Database, tenant: str, *, interaction_id: uuid.UUID | None,
+# -- references of a new case ---------------------------------------------------------------
+async def reference_errors(conn: AsyncConnection, tenant: str, *, interaction_id: uuid.UUID | None,
                            follow_up_of: uuid.UUID | None) -> list[dict[str, Any]]:
     """Field errors for references to an interaction (R2.3: must be this tenant's and open) and
     to the original of a follow-up (R3.1: must be this tenant's case)."""
-    from services.intake.adapters.case_tables import interactions
-    from shared.problems import field_error
-
     errors: list[dict[str, Any]] = []
-    if interaction_id is None and follow_up_of is None:
-        return errors  # the usual case: no round trip
-    async with db.read() as conn:
-        if interaction_id is not None:
-            row = (await conn.execute(select(interactions.c.status).where(
-                interactions.c.id == interaction_id, interactions.c.tenant == tenant))).first()
-            if row is None:
-                errors.append(field_error("interaction_id", ("La atención no existe.", "No such interaction."),
-                                          "unknown_interaction"))
-            elif row.status != "open":
-                errors.append(field_error("interaction_id", ("La atención está cerrada.", "The interaction is closed."),
-                                          "interaction_closed"))
-        if follow_up_of is not None:
-            row = (await conn.execute(select(cases.c.id).where(cases.c.id == follow_up_of,
-                                                               cases.c.tenant == tenant))).first()
-            if row is None:
-                errors.append(field_error("follow_up_of", ("La solicitud original no existe.",
-                                                           "No such original case."), "unknown_original"))
+    if interaction_id is not None:
+        row = (await conn.execute(select(interactions.c.status).where(
+            interactions.c.id == interaction_id, interactions.c.tenant == tenant))).first()
+        if row is None:
+            errors.append(field_error("interaction_id", ("La atención no existe.", "No such interaction."),
+                                      "unknown_interaction"))
+        elif row.status != "open":
+            errors.append(field_error("interaction_id", ("La atención está cerrada.", "The interaction is closed."),
+                                      "interaction_closed"))
+    if follow_up_of is not None:
+        row = (await conn.execute(select(cases.c.id).where(cases.c.id == follow_up_of,
+                                                           cases.c.tenant == tenant))).first()
+        if row is None:
+            errors.append(field_error("follow_up_of", ("La solicitud original no existe.",
+                                                       "No such original case."), "unknown_original"))
     return errors
 
 
 async def lock_open_interaction(conn: AsyncConnection, tenant: str, interaction_id: uuid.UUID) -> None:
     """Share-lock the interaction a new case goes under and make sure it is still open."""
-    from services.intake.adapters.case_tables import interactions
-    from shared.problems import field_error, invalid
-
     row = (await conn.execute(select(interactions.c.status).where(
         interactions.c.id == interaction_id, interactions.c.tenant == tenant).with_for_update(read=True))).first()
     if row is None or row.status != "open":

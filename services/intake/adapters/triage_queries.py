@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import literal, select, tuple_
 
 from services.intake.adapters.db import cases
 from services.intake.adapters.party_tables import party_visible
+from services.intake.adapters.repository import project_business_line
 from services.intake.domain import triage
 from services.intake.domain.access import Principal
 
@@ -35,8 +36,8 @@ class TriageState:
 async def decision_for(conn: Any, p: Principal, case: Any, *, customer_disagrees: bool | None,
                        business_line: triage.BusinessLine | None, now: datetime) -> TriageState:
     """R3.4 (with R3.5) for ``case``'s original. ``customer_disagrees`` None: the answered case's
-    (F's if answered, else O's) "customer not satisfied" flag; ``business_line`` None: from O's
-    project."""
+    (F's if answered, else O's) "customer not satisfied" flag; ``business_line`` None: the line
+    the catalog gives O's project."""
     original = await root(conn, p, case)
     kids = await children(conn, p, original.id)
     f_index = _table_index([facts(c) for c in kids])
@@ -44,7 +45,9 @@ async def decision_for(conn: Any, p: Principal, case: Any, *, customer_disagrees
     answered_row = f_row if f_row is not None and facts(f_row).answered else original
     disagrees = customer_disagrees if customer_disagrees is not None \
         else bool(answered_row.not_satisfied) and triage.is_answered(answered_row.status, answered_row.answered_at)
-    line = business_line or triage.business_line_of(original.project)
+    # R3.5: the line is the tenant's catalog data about O's project.
+    line = business_line or triage.business_line_of(
+        await project_business_line(conn, p.tenant, original.project))
     d = triage.decide(facts(original), facts(f_row) if f_row is not None else None,
                       customer_disagrees=disagrees, now=now, business_line=line)
     return TriageState(decision=d, original=original, children=kids, table_follow_up=f_row,
@@ -72,9 +75,20 @@ async def children(conn: Any, p: Principal, case_id: uuid.UUID) -> list[Any]:
     return list((await conn.execute(q)).all())
 
 
+async def children_page(conn: Any, p: Principal, case_id: uuid.UUID, after: list[Any] | None,
+                        limit: int) -> list[Any]:
+    """A keyset page of ``children`` (by created_at, id), ``limit`` rows."""
+    q = select(cases).where(cases.c.follow_up_of == case_id, cases.c.tenant == p.tenant,
+                            party_visible(p, cases.c.party_id))
+    if after:
+        q = q.where(tuple_(cases.c.created_at, cases.c.id) > tuple_(literal(after[0], cases.c.created_at.type),
+                                                                     literal(after[1], cases.c.id.type)))
+    return list((await conn.execute(q.order_by(cases.c.created_at, cases.c.id).limit(limit))).all())
+
+
 def facts(r: Any) -> triage.CaseFacts:
     return triage.CaseFacts(answered=triage.is_answered(r.status, r.answered_at), due_at=r.due_at,
-                            created_at=r.created_at, kind=triage.kind_of(r.follow_up_kind or r.type_code))
+                            created_at=r.created_at, kind=triage.kind_of(r.follow_up_kind))
 
 
 def _table_index(all_facts: list[triage.CaseFacts]) -> int | None:

@@ -1,7 +1,8 @@
 """Follow-ups of a case (R3.1) and the triage the contact center runs before filing one
-(R3.3–R3.5; the rules are in services/intake/triage.py).
+(R3.3–R3.5; the rules are in services/intake/domain/triage.py, the use cases in
+service_layer/followups.py).
 
-- ``GET /cases/{id}/follow-ups``: the follow-ups filed on a case, oldest first, each with its
+- ``GET /cases/{id}/follow-ups``: the follow-ups filed on a case, oldest first (pages), each with its
   kind, whether the area answered it, and its maximum response date (what R3.3 has the agent
   check). A follow-up is created with ``POST /cases`` and ``follow_up_of``; a late-response or
   disagreement follow-up is refused there (409) when this triage says to escalate (rules 6–8).
@@ -20,23 +21,18 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
 from services.intake.adapters import triage_queries
-from services.intake.adapters.case_tables import case_history
-from services.intake.adapters.db import case_types
-from services.intake.adapters.party_tables import can_see_party_id
-from services.intake.api.cases import CASE_NOT_FOUND, visible_case
 from services.intake.api.deps import CurrentPrincipal
 from services.intake.domain import triage
-from services.intake.domain.access import CaseAction, Principal
+from services.intake.service_layer import followups as usecases
 from shared.db import utcnow
-from shared.problems import language, not_found
+from shared.openapi import problem_responses
+from shared.paging import Page, PageParams
+from shared.problems import language
 from shared.runtime import runtime_of
 
 router = APIRouter(prefix="/cases/{case_id}", tags=["follow-ups"])
-
-ANSWER_KINDS = ("execute", "finish_success", "finish_failure")  # history entries that carry the area's answer
 
 
 class DeadlineOut(BaseModel):
@@ -100,76 +96,43 @@ class TriageParams(BaseModel):
         "The customer knows the area's answer and does not agree with it (rules 4 and 8). Default: the "
         "answered case's 'customer not satisfied' flag"))
     business_line: triage.BusinessLine | None = Field(default=None, description=(
-        "meter | packaged | bulk (R3.5). Default: from the case's project (medidor, envasado, granel)"))
+        "meter | packaged | bulk (R3.5). Default: the business line the tenant's catalog gives the case's project"))
 
 
-@router.get("/follow-ups", response_model=list[CaseRef], responses={404: {"description": "No such case"}})
-async def follow_ups(case_id: uuid.UUID, request: Request, p: CurrentPrincipal) -> list[CaseRef]:
+@router.get("/follow-ups", response_model=Page[CaseRef], responses=problem_responses(401, 404, 422))
+async def follow_ups(case_id: uuid.UUID, request: Request, p: CurrentPrincipal, page: PageParams) -> Page[CaseRef]:
     """R3.1/R3.3: the follow-ups filed on this case, oldest first."""
-    case = await _readable(request, p, case_id)
+    rows = await usecases.follow_ups(runtime_of(request).db, p, case_id, page.after("follow-ups", datetime, uuid.UUID),
+                                     page.limit)
     now = utcnow()
-    async with runtime_of(request).db.read() as conn:
-        rows = await triage_queries.children(conn, p, case.id)
-    return [_ref(r, now) for r in rows]
+    return Page[CaseRef].of(rows, page, "follow-ups", key=lambda r: (r.created_at, r.id), item=lambda r: _ref(r, now))
 
 
-@router.get("/triage", response_model=TriageOut, responses={404: {"description": "No such case"}})
+@router.get("/triage", response_model=TriageOut, responses=problem_responses(401, 404, 422))
 async def triage_case(case_id: uuid.UUID, params: Annotated[TriageParams, Query()], request: Request,
                       p: CurrentPrincipal) -> TriageOut:
     """R3.4 (with R3.5): what to do for a customer who calls about this request."""
-    case = await _readable(request, p, case_id)
-    rt = runtime_of(request)
-    now = utcnow()
-    async with rt.db.read() as conn:
-        st = await triage_queries.decision_for(conn, p, case, customer_disagrees=params.customer_disagrees,
-                                               business_line=params.business_line, now=now)
-        d, original, f_row, children = st.decision, st.original, st.table_follow_up, st.children
-        out = TriageOut(rule=d.rule, action=d.action, message="", escalate_to_supervisor=(
-            d.action == triage.Action.ESCALATE_TO_SUPERVISOR), new_request_allowed=d.new_request_allowed,
-            extended=d.extended, business_line=st.business_line, customer_disagrees=st.customer_disagrees,
-            original=_ref(original, now),
-            table_follow_up=_ref(f_row, now) if f_row is not None else None,
-            follow_ups=[_ref(c, now) for c in children])
-        subject = f_row if d.about == triage.About.FOLLOW_UP and f_row is not None else original
-        due_text = None
-        if d.action == triage.Action.TELL_DEADLINE:
-            out.deadline_of = subject.id
-            if subject.due_at is not None:
-                out.deadline = DeadlineOut(due_at=subject.due_at, due_date=subject.due_date)
-                due_text = _date_text(subject, language(request))
-        elif d.action == triage.Action.TELL_ANSWER:
-            text, at = await _answer(conn, subject.id)
-            out.answer = AnswerOut(case_id=subject.id, number=subject.number, text=text,
-                                   at=at or subject.answered_at or subject.finished_at)
-        elif d.action == triage.Action.CREATE_FOLLOW_UP:
-            assert d.follow_up_kind is not None and d.filed_by is not None
-            codes = (await conn.execute(select(case_types.c.code).where(
-                case_types.c.tenant == p.tenant, case_types.c.active.is_(True)))).scalars().all()
-            out.follow_up = FollowUpToFile(kind=d.follow_up_kind, case_type=triage.type_code_for(d.follow_up_kind, codes),
-                                           follow_up_of=original.id, filed_by=d.filed_by)
-    es, en = triage.message(d, due=due_text, number=subject.number)
-    out.message = en if language(request) == "en" else es
+    t = await usecases.triage_case(runtime_of(request).db, p, case_id, customer_disagrees=params.customer_disagrees,
+                                   business_line=params.business_line)
+    st, d, now = t.state, t.state.decision, t.now
+    out = TriageOut(
+        rule=d.rule, action=d.action, message=t.message[1] if language(request) == "en" else t.message[0],
+        escalate_to_supervisor=d.action == triage.Action.ESCALATE_TO_SUPERVISOR,
+        new_request_allowed=d.new_request_allowed, extended=d.extended, business_line=st.business_line,
+        customer_disagrees=st.customer_disagrees, original=_ref(st.original, now),
+        table_follow_up=_ref(st.table_follow_up, now) if st.table_follow_up is not None else None,
+        follow_ups=[_ref(c, now) for c in st.children])
+    if t.deadline_of is not None:
+        out.deadline_of = t.deadline_of.id
+        if t.deadline_of.due_at is not None:
+            out.deadline = DeadlineOut(due_at=t.deadline_of.due_at, due_date=t.deadline_of.due_date)
+    if t.answer_of is not None:
+        out.answer = AnswerOut(case_id=t.answer_of.id, number=t.answer_of.number, text=t.answer_text, at=t.answer_at)
+    if d.action == triage.Action.CREATE_FOLLOW_UP:
+        assert d.follow_up_kind is not None and d.filed_by is not None
+        out.follow_up = FollowUpToFile(kind=d.follow_up_kind, case_type=t.follow_up_type,
+                                       follow_up_of=st.original.id, filed_by=d.filed_by)
     return out
-
-
-# -- plumbing -------------------------------------------------------------------------------------
-async def _readable(request: Request, p: Principal, case_id: uuid.UUID) -> Any:
-    case = await visible_case(request, p, case_id, CaseAction.READ)
-    async with runtime_of(request).db.read() as conn:
-        if not await can_see_party_id(conn, p, case.party_id):  # R2.7
-            raise not_found(CASE_NOT_FOUND)
-    return case
-
-
-async def _answer(conn: Any, case_id: uuid.UUID) -> tuple[str | None, datetime | None]:
-    """The area's last answer: the latest execution or finish that wrote a text."""
-    rows = await conn.execute(select(case_history.c.data, case_history.c.at).where(
-        case_history.c.case_id == case_id, case_history.c.kind.in_(ANSWER_KINDS)).order_by(case_history.c.id.desc()))
-    for data, at in rows:
-        text = (data or {}).get("text")
-        if text:
-            return str(text), at
-    return None, None
 
 
 def _ref(r: Any, now: datetime) -> CaseRef:
@@ -179,8 +142,3 @@ def _ref(r: Any, now: datetime) -> CaseRef:
                    answered_at=r.answered_at, finished_at=r.finished_at,
                    deadline=DeadlineOut(due_at=r.due_at, due_date=r.due_date) if r.due_at else None,
                    past_deadline=f.past_deadline(now), follow_up_of=r.follow_up_of)
-
-
-def _date_text(r: Any, lang: str) -> str:
-    d = r.due_date or r.due_at.date()
-    return d.isoformat() if lang == "en" else d.strftime("%d-%m-%Y")

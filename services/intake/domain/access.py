@@ -84,13 +84,57 @@ def can_act_on_case(p: Principal, action: CaseAction, *, responsible_id: uuid.UU
 
 
 def can_create_case(p: Principal, project: str | None) -> bool:
-    """R4.4: executors create only in the projects of their profile; admins, supervisors and
-    integrations anywhere in their tenant; viewers never."""
+    """R4.4: executors create only in the projects of their profile (``project`` as it will be
+    stored: see ``project_to_create_in``); admins, supervisors and integrations anywhere in their
+    tenant; viewers never."""
     if p.has(Role.ADMIN, Role.SUPERVISOR, Role.INTEGRATION):
         return True
     if p.has(Role.EXECUTOR, Role.TECHNICAL_MANAGER):
-        return project is None or project in p.projects
+        return project is not None and project in p.projects
     return False
+
+
+class CreateRefusal(Exception):
+    """Why ``project_to_create_in`` refuses: 403 (``field`` None) or 422 on ``field``."""
+
+    def __init__(self, message: tuple[str, str], code: str, field: str | None = None) -> None:
+        super().__init__(message[1])
+        self.message = message
+        self.code = code
+        self.field = field
+
+
+VIEWERS_DO_NOT_CREATE = ("Los usuarios de consulta no crean solicitudes; sólo las leen.",
+                         "Viewers do not create cases; they only read them.")
+OUTSIDE_PROFILE = ("Sólo puede crear solicitudes en los proyectos de su perfil.",
+                   "You may only create cases in the projects of your profile.")
+
+
+def project_to_create_in(p: Principal, project: str | None) -> str | None:
+    """R4.4: the project a new case goes to, or a ``CreateRefusal``. An executor creates only in
+    the projects of their profile, and leaving the project out does not escape that: with one
+    project in the profile the case goes there; with several the executor names one of them
+    (422 on ``project``); with none they create nothing (403). Admins, supervisors and
+    integrations create anywhere in the tenant, with or without a project; viewers never."""
+    if p.has(Role.ADMIN, Role.SUPERVISOR, Role.INTEGRATION):
+        return project
+    if p.has(Role.EXECUTOR, Role.TECHNICAL_MANAGER):
+        if project is None:
+            if len(p.projects) == 1:
+                return next(iter(p.projects))
+            if p.projects:
+                mine = ", ".join(sorted(p.projects))
+                raise CreateRefusal((f"Indique el proyecto: uno de los de su perfil ({mine}).",
+                                     f"Name the project: one of your profile's ({mine})."), "project_required",
+                                    "project")
+            raise CreateRefusal(("Su perfil no tiene proyectos: no puede crear solicitudes.",
+                                 "Your profile has no projects: you cannot create cases."), "no_projects")
+        if project not in p.projects:
+            raise CreateRefusal(OUTSIDE_PROFILE, "outside_profile")
+        return project
+    if p.has(Role.VIEWER):
+        raise CreateRefusal(VIEWERS_DO_NOT_CREATE, "viewer")
+    raise CreateRefusal(("Su rol no crea solicitudes.", "Your role does not create cases."), "role")
 
 
 def can_administer(p: Principal) -> bool:

@@ -26,6 +26,15 @@ class Status(StrEnum):
 IN_PROGRESS = (Status.NEW, Status.IN_EXECUTION, Status.WAITING_ON_CUSTOMER)  # R4.5 default inbox view
 FINISHED = (Status.FINISHED_SUCCESS, Status.FINISHED_FAILURE)
 
+# What a person reads for a state (refusal texts never show the raw code).
+STATUS_LABELS: dict[Status, tuple[str, str]] = {
+    Status.NEW: ("nueva", "new"),
+    Status.IN_EXECUTION: ("en ejecución", "in execution"),
+    Status.WAITING_ON_CUSTOMER: ("en espera del cliente", "waiting on the customer"),
+    Status.FINISHED_SUCCESS: ("finalizada con éxito", "finished (success)"),
+    Status.FINISHED_FAILURE: ("finalizada sin éxito", "finished (no success)"),
+}
+
 
 class Action(StrEnum):
     EXECUTE = "execute"
@@ -66,6 +75,29 @@ def next_status(status: Status, action: Action) -> Status:
     return target
 
 
+ACTION_LABELS: dict[Action, tuple[str, str]] = {
+    Action.EXECUTE: ("ejecutar", "execute"), Action.WAIT: ("esperar al cliente", "wait on the customer"),
+    Action.RESUME: ("reanudar", "resume"), Action.FINISH_SUCCESS: ("finalizar con éxito", "finish with success"),
+    Action.FINISH_FAILURE: ("finalizar sin éxito", "finish without success"), Action.REOPEN: ("reabrir", "reopen"),
+}
+
+
+def illegal_transition_text(exc: IllegalTransition) -> tuple[str, str]:
+    """The refusal's detail in words (es, en): the state and the actions possible, as labels."""
+    es, en = STATUS_LABELS[exc.status]
+    allowed_es = ", ".join(ACTION_LABELS[a][0] for a in exc.allowed) or "ninguna"
+    allowed_en = ", ".join(ACTION_LABELS[a][1] for a in exc.allowed) or "none"
+    return (f"La solicitud está {es}; acciones posibles: {allowed_es}.",
+            f"The case is {en}; allowed actions: {allowed_en}.")
+
+
+def clears_overdue(action: Action) -> bool:
+    """R4.8: the overdue alert ends when the case is executed or finished. A reopened case stays
+    clear until workflow's re-armed timer says it is overdue again. ``overdue`` means exactly
+    ``overdue_since`` is set, in the case resource and in the inbox alike."""
+    return action in (Action.EXECUTE, Action.FINISH_SUCCESS, Action.FINISH_FAILURE)
+
+
 # -- priority -------------------------------------------------------------------------------------
 class Priority(StrEnum):
     LOW = "low"
@@ -75,6 +107,9 @@ class Priority(StrEnum):
 
 
 RANK = {Priority.LOW: 0, Priority.NORMAL: 1, Priority.HIGH: 2, Priority.URGENT: 3}
+PRIORITY_LABELS: dict[Priority, tuple[str, str]] = {
+    Priority.LOW: ("baja", "low"), Priority.NORMAL: ("normal", "normal"), Priority.HIGH: ("alta", "high"),
+    Priority.URGENT: ("urgente", "urgent")}
 
 
 class RaiseReason(StrEnum):
@@ -102,7 +137,7 @@ def initial_priority(requested: Priority | None, type_default: Priority = Priori
             "if the customer insists."))
     if requested is not None and requested != type_default:
         raise PriorityRefused("priority_on_create", (
-            f"Las solicitudes de este tipo se crean con prioridad {type_default.value}.",
+            f"Las solicitudes de este tipo se crean con prioridad {PRIORITY_LABELS[type_default][0]}.",
             f"Cases of this type are created with priority {type_default.value}."))
     return type_default
 

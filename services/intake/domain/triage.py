@@ -21,6 +21,10 @@ The seed's table leaves two combinations open; they are filled the conservative 
     customer already has a follow-up running and waits for it, as in rule 5;
   - O answered + F answered, customer does not disagree → rule 2 with F's answer (the latest one).
 
+Which kind a follow-up is comes from its case type in the tenant's catalog (``follow_up_kind``),
+and which business line a case is on from its project's catalog entry (``business_line``): tenant
+data, not constants here.
+
 R3.5: who files the follow-up of rules 3 and 4 depends on the business line: meter customers file
 it themselves (self-service, the "Sucursal Virtual"); for packaged and bulk gas the agent files it.
 A case whose line is unknown is filed by the agent (the procedure's default since its revision:
@@ -28,7 +32,7 @@ A case whose line is unknown is filed by the agent (the procedure's default sinc
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -47,30 +51,17 @@ class FollowUpKind(StrEnum):
     COLLECTIONS_MANAGEMENT = "collections_management"  # Gestión de cobranza
 
 
-# Case-type codes that mean each kind: the gas procedure's (as the demo catalog names them) and
-# plain English ones. A tenant with other codes still gets its follow-ups listed (kind: null).
-KIND_CODES: dict[FollowUpKind, tuple[str, ...]] = {
-    FollowUpKind.LATE_RESPONSE: ("respuesta-fuera-de-plazo", "late-response"),
-    FollowUpKind.DISAGREEMENT: ("inconformidad-respuesta", "inconformidad-en-la-respuesta", "disagreement"),
-    FollowUpKind.SOLUTION_NOT_EXECUTED: ("no-ejecucion-solucion", "solution-not-executed"),
-    FollowUpKind.DELAY_ENABLING_SERVICE: ("demora-habilitacion", "delay-enabling-service"),
-    FollowUpKind.DELAY_RECONNECTING_SUPPLY: ("tardanza-reposicion", "delay-reconnecting-supply"),
-    FollowUpKind.COLLECTIONS_MANAGEMENT: ("gestion-cobranza", "collections-management"),
-}
-_KIND_BY_CODE = {code: kind for kind, codes in KIND_CODES.items() for code in codes}
-
 # The follow-ups the decision table looks at (its "F"): late response and disagreement.
 TABLE_KINDS = (FollowUpKind.LATE_RESPONSE, FollowUpKind.DISAGREEMENT)
 
 
-def kind_of(type_code: str | None) -> FollowUpKind | None:
-    return _KIND_BY_CODE.get(type_code) if type_code else None
-
-
-def type_code_for(kind: FollowUpKind, tenant_type_codes: Iterable[str]) -> str | None:
-    """The tenant's case type to file a follow-up of ``kind`` with (its first known code it has)."""
-    have = set(tenant_type_codes)
-    return next((c for c in KIND_CODES[kind] if c in have), None)
+def kind_of(value: str | None) -> FollowUpKind | None:
+    """A follow-up kind as the catalog stores it (``case_types.follow_up_kind``, copied to the
+    case filed with it); None for no kind or a value this version does not know."""
+    try:
+        return FollowUpKind(value) if value else None
+    except ValueError:
+        return None
 
 
 class BusinessLine(StrEnum):
@@ -81,16 +72,12 @@ class BusinessLine(StrEnum):
     BULK = "bulk"  # Gas granel (tank refills)
 
 
-PROJECT_LINES: dict[str, BusinessLine] = {
-    "medidor": BusinessLine.METER, "gas-medidor": BusinessLine.METER, "meter": BusinessLine.METER,
-    "envasado": BusinessLine.PACKAGED, "gas-envasado": BusinessLine.PACKAGED, "packaged": BusinessLine.PACKAGED,
-    "granel": BusinessLine.BULK, "gas-granel": BusinessLine.BULK, "bulk": BusinessLine.BULK,
-}
-
-
-def business_line_of(project: str | None) -> BusinessLine | None:
-    """The line a case's project stands for (the demo gas tenant's projects are the lines)."""
-    return PROJECT_LINES.get(project) if project else None
+def business_line_of(value: str | None) -> BusinessLine | None:
+    """A project's business line as the tenant's catalog stores it (``projects.business_line``)."""
+    try:
+        return BusinessLine(value) if value else None
+    except ValueError:
+        return None
 
 
 class Filer(StrEnum):

@@ -2,6 +2,9 @@
 TCP + EHLO per message would dominate the cost); ``FolderMailer`` writes .eml files for the
 embedded mode when no SMTP server is configured.
 
+Every message leaves with a ``Date`` header and a display name in ``From`` (``stamp``): some
+receivers file a message without them as spam, and clients show a bare address.
+
 Errors are sorted for the bus: a 5xx reply is permanent (retrying cannot help: DLQ), anything
 else (connection refused, timeout, 4xx) is transient (retry queue)."""
 
@@ -10,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from email.message import Message
+from email.utils import formataddr, formatdate, parseaddr
 from pathlib import Path
 from typing import Protocol
 
@@ -26,8 +30,25 @@ class Mailer(Protocol):
     async def close(self) -> None: ...
 
 
+DEFAULT_FROM_NAME = "Atiende"
+
+
+def stamp(message: Message, from_name: str = DEFAULT_FROM_NAME) -> Message:
+    """Add ``Date`` if missing, and ``from_name`` to a ``From`` that is a bare address."""
+    if message["Date"] is None:
+        message["Date"] = formatdate(usegmt=True)
+    sender = message["From"]
+    if sender is not None:
+        name, address = parseaddr(str(sender))
+        if address and not name:
+            message.replace_header("From", formataddr((from_name or DEFAULT_FROM_NAME, address), charset="utf-8"))
+    return message
+
+
 class SmtpMailer:
-    def __init__(self, host: str, port: int, *, timeout_s: float = 10.0, pool_size: int = 4) -> None:
+    def __init__(self, host: str, port: int, *, timeout_s: float = 10.0, pool_size: int = 4,
+                 from_name: str = DEFAULT_FROM_NAME) -> None:
+        self.from_name = from_name
         self.host = host
         self.port = port
         self.timeout_s = timeout_s
@@ -44,6 +65,7 @@ class SmtpMailer:
         return smtp
 
     async def send(self, message: Message) -> None:
+        stamp(message, self.from_name)
         async with self._slots:
             smtp: aiosmtplib.SMTP | None = None
             try:
@@ -81,11 +103,13 @@ async def _discard(smtp: aiosmtplib.SMTP | None) -> None:
 class FolderMailer:
     """Writes each message as ``<folder>/<message-id>.eml`` (embedded mode without SMTP)."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, from_name: str = DEFAULT_FROM_NAME) -> None:
+        self.from_name = from_name
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
 
     async def send(self, message: Message) -> None:
+        stamp(message, self.from_name)
         name = str(message["Message-ID"]).strip("<>").replace("@", "_") + ".eml"
         await asyncio.to_thread((self.folder / name).write_bytes, message.as_bytes())
 
