@@ -144,7 +144,7 @@ async def task_attachments(task_id: uuid.UUID, request: Request, p: CurrentPrinc
 
 @router.get("/attachments/{attachment_id}", response_class=Response,
             responses={200: {"content": {"application/pdf": {}, "image/*": {}}, "description": "The file"},
-                       **problem_responses(401, 404)})
+                       **problem_responses(401, 404, 422)})
 async def download(attachment_id: uuid.UUID, request: Request, p: CurrentPrincipal) -> Response:
     """The file itself, for whoever may see its case or interaction (else 404)."""
     row = await attachments.download(runtime_of(request).db, p, attachment_id)

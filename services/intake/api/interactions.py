@@ -113,7 +113,7 @@ async def list_interactions(request: Request, p: CurrentPrincipal, page: PagePar
 
 
 @router.get("/interactions/{interaction_id}", response_model=InteractionDetail,
-            responses=problem_responses(401, 404))
+            responses=problem_responses(401, 404, 422))
 async def get_interaction(interaction_id: uuid.UUID, request: Request, p: CurrentPrincipal) -> InteractionDetail:
     """The interaction with its cases (the "events" under it, R2.3)."""
     return detail(*await interactions.get(runtime_of(request).db, p, interaction_id))

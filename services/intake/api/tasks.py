@@ -212,7 +212,7 @@ async def task_inbox(request: Request, p: CurrentPrincipal, page: PageParams,
                                   status=None if status == "all" else status, case_id=case_id)
 
 
-@router.get("/tasks/{task_id}", response_model=TaskOut, responses=problem_responses(401, 404))
+@router.get("/tasks/{task_id}", response_model=TaskOut, responses=problem_responses(401, 404, 422))
 async def get_task(task_id: uuid.UUID, request: Request, p: CurrentPrincipal) -> TaskOut:
     return task_out(await tasks.get_task(runtime_of(request).db, p, task_id))
 
@@ -245,7 +245,8 @@ async def list_work_orders(request: Request, p: CurrentPrincipal, page: PagePara
                                         status=None if status == "all" else status)
 
 
-@router.get("/work-orders/{work_order_id}", response_model=WorkOrderOut, responses=problem_responses(401, 404))
+@router.get("/work-orders/{work_order_id}", response_model=WorkOrderOut,
+            responses=problem_responses(401, 404, 422))
 async def get_work_order(work_order_id: uuid.UUID, request: Request, p: CurrentPrincipal) -> WorkOrderOut:
     return work_order_out(await tasks.get_work_order(runtime_of(request).db, p, work_order_id))
 
