@@ -19,7 +19,6 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
-    Row,
     Select,
     String,
     Table,
@@ -38,6 +37,10 @@ from services.intake.adapters.party_tables import party_visible
 from services.intake.domain.access import Principal
 from shared.db import JsonType, UTCDateTime
 from shared.migrations import big_id
+
+# A result row (SQLAlchemy ``Row``), read by column name; SQLAlchemy types a Row per column
+# count, which says nothing useful for these joined selects.
+Record = Any
 
 # Append-only: every action, state change, field change, priority change and mail (R4.6 history).
 case_history = Table(
@@ -175,7 +178,7 @@ def _after(first: Any, second: Any, after: list[Any] | None, *, descending: bool
 
 
 async def _page(conn: AsyncConnection, q: Select[Any], order: tuple[Any, Any], after: list[Any] | None,
-                limit: int, *, descending: bool = False) -> list[Row[Any]]:
+                limit: int, *, descending: bool = False) -> list[Record]:
     cond = _after(*order, after, descending=descending)
     if cond is not None:
         q = q.where(cond)
@@ -183,7 +186,7 @@ async def _page(conn: AsyncConnection, q: Select[Any], order: tuple[Any, Any], a
     return list((await conn.execute(q.order_by(*keys).limit(limit))).all())
 
 
-async def active_users(conn: AsyncConnection, tenant: str, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Row[Any]]:
+async def active_users(conn: AsyncConnection, tenant: str, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Record]:
     """The active users of the tenant among ``ids``, by id."""
     wanted = set(ids)
     if not wanted:
@@ -197,10 +200,9 @@ async def active_users(conn: AsyncConnection, tenant: str, ids: Iterable[uuid.UU
 async def next_interaction_number(conn: AsyncConnection, tenant: str) -> int:
     """Take the tenant's next interaction number. One upsert: concurrent creations queue on the
     counter row until the first commits, so no two get the same number (PostgreSQL and SQLite)."""
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as upsert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as upsert
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    upsert: Any = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     stmt = upsert(interaction_counters).values(tenant=tenant, last_number=1)
     stmt = stmt.on_conflict_do_update(index_elements=[interaction_counters.c.tenant],
                                       set_={"last_number": interaction_counters.c.last_number + 1})
@@ -208,7 +210,7 @@ async def next_interaction_number(conn: AsyncConnection, tenant: str) -> int:
 
 
 async def get_interaction(conn: AsyncConnection, interaction_id: uuid.UUID, *, lock: str | None = None
-                          ) -> Row[Any] | None:
+                          ) -> Record | None:
     """``lock``: "update" (FOR UPDATE) or "share" (FOR SHARE)."""
     q = select(interactions).where(interactions.c.id == interaction_id)
     if lock is not None:
@@ -220,14 +222,14 @@ async def insert_interaction(conn: AsyncConnection, row: dict[str, Any]) -> None
     await conn.execute(insert(interactions), row)
 
 
-async def update_interaction(conn: AsyncConnection, interaction_id: uuid.UUID, **values: Any) -> Row[Any]:
+async def update_interaction(conn: AsyncConnection, interaction_id: uuid.UUID, **values: Any) -> Record:
     await conn.execute(update(interactions).where(interactions.c.id == interaction_id).values(**values))
     return (await conn.execute(select(interactions).where(interactions.c.id == interaction_id))).one()
 
 
 async def list_interactions(conn: AsyncConnection, p: Principal, *, party_id: uuid.UUID | None,
                             asset_id: uuid.UUID | None, status: str | None, after: list[Any] | None,
-                            limit: int) -> list[Row[Any]]:
+                            limit: int) -> list[Record]:
     """The tenant's interactions the caller may see (R2.7), newest first."""
     q = select(interactions).where(interactions.c.tenant == p.tenant, party_visible(p, interactions.c.party_id))
     if party_id is not None:
@@ -240,7 +242,7 @@ async def list_interactions(conn: AsyncConnection, p: Principal, *, party_id: uu
 
 
 async def interaction_cases(conn: AsyncConnection, tenant: str, interaction_id: uuid.UUID, *,
-                            after: list[Any] | None = None, limit: int | None = None) -> list[Row[Any]]:
+                            after: list[Any] | None = None, limit: int | None = None) -> list[Record]:
     """The cases under an interaction (R2.3), oldest first; all of them without ``limit``."""
     q = select(cases.c.id, cases.c.number, cases.c.subject, cases.c.status, cases.c.created_at).where(
         cases.c.interaction_id == interaction_id, cases.c.tenant == tenant)
@@ -257,7 +259,7 @@ def _task_query() -> Select[Any]:
                          .outerjoin(work_orders, work_orders.c.task_id == tasks.c.id)))
 
 
-async def get_task(conn: AsyncConnection, task_id: uuid.UUID, *, for_update: bool = False) -> Row[Any] | None:
+async def get_task(conn: AsyncConnection, task_id: uuid.UUID, *, for_update: bool = False) -> Record | None:
     """The task with its case's number and subject and its work order's id and status;
     ``for_update`` locks the task row only."""
     q = _task_query().where(tasks.c.id == task_id)
@@ -270,13 +272,13 @@ async def insert_task(conn: AsyncConnection, row: dict[str, Any]) -> None:
     await conn.execute(insert(tasks), row)
 
 
-async def update_task(conn: AsyncConnection, task_id: uuid.UUID, **values: Any) -> Row[Any]:
+async def update_task(conn: AsyncConnection, task_id: uuid.UUID, **values: Any) -> Record:
     await conn.execute(update(tasks).where(tasks.c.id == task_id).values(**values))
     return (await conn.execute(_task_query().where(tasks.c.id == task_id))).one()
 
 
 async def list_tasks(conn: AsyncConnection, p: Principal, *, responsible_id: uuid.UUID | None, status: str | None,
-                     case_id: uuid.UUID | None, after: list[Any] | None, limit: int) -> list[Row[Any]]:
+                     case_id: uuid.UUID | None, after: list[Any] | None, limit: int) -> list[Record]:
     """The task inbox (R2.4): the tenant's tasks the caller may see, soonest due first."""
     q = _task_query().where(tasks.c.tenant == p.tenant, party_visible(p, cases.c.party_id))
     if responsible_id is not None:
@@ -289,7 +291,7 @@ async def list_tasks(conn: AsyncConnection, p: Principal, *, responsible_id: uui
 
 
 async def case_tasks(conn: AsyncConnection, case_id: uuid.UUID, *, after: list[Any] | None,
-                     limit: int) -> list[Row[Any]]:
+                     limit: int) -> list[Record]:
     return await _page(conn, _task_query().where(tasks.c.case_id == case_id), (tasks.c.created_at, tasks.c.id),
                        after, limit)
 
@@ -303,7 +305,7 @@ def _work_order_query() -> Select[Any]:
 
 
 async def get_work_order(conn: AsyncConnection, work_order_id: uuid.UUID, *, for_update: bool = False
-                         ) -> Row[Any] | None:
+                         ) -> Record | None:
     """The work order with its task's title, case and responsible; ``for_update`` locks the
     work order row only."""
     q = _work_order_query().where(work_orders.c.id == work_order_id)
@@ -312,23 +314,23 @@ async def get_work_order(conn: AsyncConnection, work_order_id: uuid.UUID, *, for
     return (await conn.execute(q)).first()
 
 
-async def work_order_of_task(conn: AsyncConnection, task_id: uuid.UUID) -> Row[Any] | None:
+async def work_order_of_task(conn: AsyncConnection, task_id: uuid.UUID) -> Record | None:
     return (await conn.execute(select(work_orders.c.id, work_orders.c.status)
                                .where(work_orders.c.task_id == task_id))).first()
 
 
-async def insert_work_order(conn: AsyncConnection, row: dict[str, Any]) -> Row[Any]:
+async def insert_work_order(conn: AsyncConnection, row: dict[str, Any]) -> Record:
     await conn.execute(insert(work_orders), row)
     return (await conn.execute(_work_order_query().where(work_orders.c.id == row["id"]))).one()
 
 
-async def update_work_order(conn: AsyncConnection, work_order_id: uuid.UUID, **values: Any) -> Row[Any]:
+async def update_work_order(conn: AsyncConnection, work_order_id: uuid.UUID, **values: Any) -> Record:
     await conn.execute(update(work_orders).where(work_orders.c.id == work_order_id).values(**values))
     return (await conn.execute(_work_order_query().where(work_orders.c.id == work_order_id))).one()
 
 
 async def list_work_orders(conn: AsyncConnection, p: Principal, *, status: str | None, after: list[Any] | None,
-                           limit: int) -> list[Row[Any]]:
+                           limit: int) -> list[Record]:
     """The technical manager's inbox (R2.5): the tenant's work orders the caller may see, oldest first."""
     q = _work_order_query().where(work_orders.c.tenant == p.tenant, party_visible(p, cases.c.party_id))
     if status is not None:
@@ -338,25 +340,25 @@ async def list_work_orders(conn: AsyncConnection, p: Principal, *, status: str |
 
 # activities
 async def get_activity(conn: AsyncConnection, case_id: uuid.UUID, activity_id: uuid.UUID, *,
-                       for_update: bool = False) -> Row[Any] | None:
+                       for_update: bool = False) -> Record | None:
     q = select(activities).where(activities.c.id == activity_id, activities.c.case_id == case_id)
     if for_update:
         q = q.with_for_update()
     return (await conn.execute(q)).first()
 
 
-async def insert_activity(conn: AsyncConnection, row: dict[str, Any]) -> Row[Any]:
+async def insert_activity(conn: AsyncConnection, row: dict[str, Any]) -> Record:
     await conn.execute(insert(activities), row)
     return (await conn.execute(select(activities).where(activities.c.id == row["id"]))).one()
 
 
-async def update_activity(conn: AsyncConnection, activity_id: uuid.UUID, **values: Any) -> Row[Any]:
+async def update_activity(conn: AsyncConnection, activity_id: uuid.UUID, **values: Any) -> Record:
     await conn.execute(update(activities).where(activities.c.id == activity_id).values(**values))
     return (await conn.execute(select(activities).where(activities.c.id == activity_id))).one()
 
 
 async def list_activities(conn: AsyncConnection, case_id: uuid.UUID, *, status: str | None,
-                          after: list[Any] | None, limit: int) -> list[Row[Any]]:
+                          after: list[Any] | None, limit: int) -> list[Record]:
     q = select(activities).where(activities.c.case_id == case_id)
     if status is not None:
         q = q.where(activities.c.status == status)
@@ -367,18 +369,18 @@ async def list_activities(conn: AsyncConnection, case_id: uuid.UUID, *, status: 
 _ATTACHMENT_META = [c for c in attachments.c if c.name != "content"]
 
 
-async def insert_attachment(conn: AsyncConnection, row: dict[str, Any]) -> Row[Any]:
+async def insert_attachment(conn: AsyncConnection, row: dict[str, Any]) -> Record:
     await conn.execute(insert(attachments), row)
     return (await conn.execute(select(*_ATTACHMENT_META).where(attachments.c.id == row["id"]))).one()
 
 
-async def get_attachment(conn: AsyncConnection, attachment_id: uuid.UUID) -> Row[Any] | None:
+async def get_attachment(conn: AsyncConnection, attachment_id: uuid.UUID) -> Record | None:
     """The attachment with its bytes."""
     return (await conn.execute(select(attachments).where(attachments.c.id == attachment_id))).first()
 
 
 async def list_attachments(conn: AsyncConnection, tenant: str, owner_kind: str, owner_id: uuid.UUID, *,
-                           after: list[Any] | None, limit: int) -> list[Row[Any]]:
+                           after: list[Any] | None, limit: int) -> list[Record]:
     """An owner's attachments without their bytes, oldest first."""
     q = select(*_ATTACHMENT_META).where(attachments.c.tenant == tenant, attachments.c.owner_kind == owner_kind,
                                         attachments.c.owner_id == owner_id)

@@ -78,7 +78,7 @@ async def create(db: Database, who: Principal, *, party_id: uuid.UUID | None, as
                        "in_future")
         errors.raise_if_any()
         number = await q.next_interaction_number(conn, who.tenant)
-        row = {"id": uuid.uuid4(), "tenant": who.tenant, "code": hierarchy.interaction_code(number),
+        row: dict[str, Any] = {"id": uuid.uuid4(), "tenant": who.tenant, "code": hierarchy.interaction_code(number),
                "party_id": owner, "asset_id": asset_id, "channel": channel, "summary": summary,
                "occurred_at": at, "status": "open", "created_by": who.user_id, "created_at": now,
                "closed_at": None, "closed_by": None, "closing_note": None}

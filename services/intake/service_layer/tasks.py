@@ -113,7 +113,7 @@ async def create_task(db: Database, tenants: Tenants, who: Principal, case_id: u
             errors.add("due_date", exc.message, exc.code, **exc.extra)
         errors.raise_if_any()
         now = utcnow()
-        row = {"id": uuid.uuid4(), "tenant": who.tenant, "case_id": case_id, "title": title,
+        row: dict[str, Any] = {"id": uuid.uuid4(), "tenant": who.tenant, "case_id": case_id, "title": title,
                "description": description, "responsible_id": responsible_id, "cc_user_ids": [str(u) for u in cc_ids],
                "area": area, "due_date": due_date, "status": "open", "created_by": who.user_id, "created_at": now,
                "closed_at": None, "closing_note": None}
@@ -124,8 +124,8 @@ async def create_task(db: Database, tenants: Tenants, who: Principal, case_id: u
             "responsible_email": resp.email, "cc": [found[u].email for u in cc_ids], "due_date": due_date.isoformat()})
 
         def ref(u: Any) -> UserRef:
-            return UserRef(user_id=u.id, email=u.email, name=u.name,
-                           language=u.language if u.language in ("es", "en") else default_lang)
+            lang = u.language if u.language in ("es", "en") else default_lang
+            return UserRef(user_id=u.id, email=u.email, name=u.name, language="en" if lang == "en" else "es")
 
         await _emit(uow, case, "task.created.v1", TaskCreated(
             task_id=row["id"], case_id=case_id, case_number=case.number, case_subject=case.subject, title=title,
@@ -223,7 +223,7 @@ async def request_work_order(db: Database, who: Principal, task_id: uuid.UUID, d
                                                  "The task already has a work order"),
                            work_order={"id": str(existing.id), "status": existing.status})
         now = utcnow()
-        row = {"id": uuid.uuid4(), "tenant": who.tenant, "task_id": task_id, "description": description,
+        row: dict[str, Any] = {"id": uuid.uuid4(), "tenant": who.tenant, "task_id": task_id, "description": description,
                "status": hierarchy.WorkOrderStatus.PENDING_APPROVAL.value, "decided_by": None, "decided_at": None,
                "decision_comment": None, "executed_at": None, "executed_by": None, "execution_note": None,
                "created_by": who.user_id, "created_at": now}
