@@ -177,6 +177,14 @@ def _after(first: Any, second: Any, after: list[Any] | None, *, descending: bool
     return or_(first > a, and_(first == a, second > b))
 
 
+def _given(q: Select[Any], *filters: tuple[Any, Any]) -> Select[Any]:
+    """``q`` with ``column == value`` for each (column, value) whose value is given (not None)."""
+    for column, value in filters:
+        if value is not None:
+            q = q.where(column == value)
+    return q
+
+
 async def _page(conn: AsyncConnection, q: Select[Any], order: tuple[Any, Any], after: list[Any] | None,
                 limit: int, *, descending: bool = False) -> list[Record]:
     cond = _after(*order, after, descending=descending)
@@ -231,13 +239,10 @@ async def list_interactions(conn: AsyncConnection, p: Principal, *, party_id: uu
                             asset_id: uuid.UUID | None, status: str | None, after: list[Any] | None,
                             limit: int) -> list[Record]:
     """The tenant's interactions the caller may see (R2.7), newest first."""
-    q = select(interactions).where(interactions.c.tenant == p.tenant, party_visible(p, interactions.c.party_id))
-    if party_id is not None:
-        q = q.where(interactions.c.party_id == party_id)
-    if asset_id is not None:
-        q = q.where(interactions.c.asset_id == asset_id)
-    if status is not None:
-        q = q.where(interactions.c.status == status)
+    q = _given(select(interactions).where(interactions.c.tenant == p.tenant,
+                                          party_visible(p, interactions.c.party_id)),
+               (interactions.c.party_id, party_id), (interactions.c.asset_id, asset_id),
+               (interactions.c.status, status))
     return await _page(conn, q, (interactions.c.created_at, interactions.c.id), after, limit, descending=True)
 
 
@@ -280,13 +285,8 @@ async def update_task(conn: AsyncConnection, task_id: uuid.UUID, **values: Any) 
 async def list_tasks(conn: AsyncConnection, p: Principal, *, responsible_id: uuid.UUID | None, status: str | None,
                      case_id: uuid.UUID | None, after: list[Any] | None, limit: int) -> list[Record]:
     """The task inbox (R2.4): the tenant's tasks the caller may see, soonest due first."""
-    q = _task_query().where(tasks.c.tenant == p.tenant, party_visible(p, cases.c.party_id))
-    if responsible_id is not None:
-        q = q.where(tasks.c.responsible_id == responsible_id)
-    if status is not None:
-        q = q.where(tasks.c.status == status)
-    if case_id is not None:
-        q = q.where(tasks.c.case_id == case_id)
+    q = _given(_task_query().where(tasks.c.tenant == p.tenant, party_visible(p, cases.c.party_id)),
+               (tasks.c.responsible_id, responsible_id), (tasks.c.status, status), (tasks.c.case_id, case_id))
     return await _page(conn, q, (tasks.c.due_date, tasks.c.id), after, limit)
 
 
@@ -332,9 +332,8 @@ async def update_work_order(conn: AsyncConnection, work_order_id: uuid.UUID, **v
 async def list_work_orders(conn: AsyncConnection, p: Principal, *, status: str | None, after: list[Any] | None,
                            limit: int) -> list[Record]:
     """The technical manager's inbox (R2.5): the tenant's work orders the caller may see, oldest first."""
-    q = _work_order_query().where(work_orders.c.tenant == p.tenant, party_visible(p, cases.c.party_id))
-    if status is not None:
-        q = q.where(work_orders.c.status == status)
+    q = _given(_work_order_query().where(work_orders.c.tenant == p.tenant, party_visible(p, cases.c.party_id)),
+               (work_orders.c.status, status))
     return await _page(conn, q, (work_orders.c.created_at, work_orders.c.id), after, limit)
 
 
@@ -359,9 +358,7 @@ async def update_activity(conn: AsyncConnection, activity_id: uuid.UUID, **value
 
 async def list_activities(conn: AsyncConnection, case_id: uuid.UUID, *, status: str | None,
                           after: list[Any] | None, limit: int) -> list[Record]:
-    q = select(activities).where(activities.c.case_id == case_id)
-    if status is not None:
-        q = q.where(activities.c.status == status)
+    q = _given(select(activities).where(activities.c.case_id == case_id), (activities.c.status, status))
     return await _page(conn, q, (activities.c.created_at, activities.c.id), after, limit)
 
 
