@@ -78,7 +78,7 @@ async def test_pdf_on_a_case_is_stored_with_its_hash_and_downloaded_by_who_may_s
         assert d.status_code == 200 and d.content == PDF, who
     assert d.headers["content-type"] == "application/pdf" and d.headers["x-content-type-options"] == "nosniff"
     assert d.headers["content-disposition"].startswith('attachment; filename="Carta desistimiento.pdf"')
-    listed = (await c.get(f"/cases/{cid}/attachments", headers=mine)).json()
+    listed = (await c.get(f"/cases/{cid}/attachments", headers=mine)).json()["items"]
     assert [a["id"] for a in listed] == [att["id"]]
     hist = [h for h in (await c.get(f"/cases/{cid}/history", headers=mine)).json()["items"] if h["kind"] == "attachment_added"]
     assert hist[0]["data"]["sha256"] == att["sha256"]
@@ -117,7 +117,7 @@ async def test_bad_types_mislabelled_files_and_oversize_uploads_are_refused(rabb
     assert r.status_code == 415
     r = await c.post(f"/cases/{cid}/attachments", files={"other": ("a.pdf", PDF, "application/pdf")}, headers=admin)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "file"
-    assert len((await c.get(f"/cases/{cid}/attachments", headers=admin)).json()) == 1
+    assert len((await c.get(f"/cases/{cid}/attachments", headers=admin)).json()["items"]) == 1
 
 
 @pytest.mark.integration
@@ -131,7 +131,8 @@ async def test_images_on_interactions_and_tasks_follow_their_visibility(rabbit_s
                      headers=await rabbit_system.auth("ejecutivo"))
     assert r.status_code == 201 and r.json()["owner_kind"] == "interaction" and r.json()["case_id"] is None
     png = r.json()
-    assert [a["id"] for a in (await c.get(f"/interactions/{inter['id']}/attachments", headers=admin)).json()] == [
+    assert [a["id"] for a in (await c.get(f"/interactions/{inter['id']}/attachments",
+                                         headers=admin)).json()["items"]] == [
         png["id"]]
     d = await c.get(png["download_url"], headers=await rabbit_system.auth("lectura"))
     assert d.status_code == 200 and d.content == PNG and d.headers["content-type"] == "image/png"
@@ -148,8 +149,9 @@ async def test_images_on_interactions_and_tasks_follow_their_visibility(rabbit_s
                      headers=await rabbit_system.auth("ejecutiva"))
     assert r.status_code == 201 and r.json()["case_id"] == case["id"] and r.json()["owner_kind"] == "task"
     jpg = r.json()
-    assert [a["id"] for a in (await c.get(f"/tasks/{task['id']}/attachments", headers=admin)).json()] == [jpg["id"]]
-    assert (await c.get(f"/cases/{case['id']}/attachments", headers=admin)).json() == []  # the task's are its own
+    assert [a["id"] for a in (await c.get(f"/tasks/{task['id']}/attachments",
+                                         headers=admin)).json()["items"]] == [jpg["id"]]
+    assert (await c.get(f"/cases/{case['id']}/attachments", headers=admin)).json()["items"] == []  # the task's are its own
     assert "attachment_added" in [h["kind"] for h in (await c.get(f"/cases/{case['id']}/history",
                                                                   headers=admin)).json()["items"]]
     gas = await rabbit_system.auth("admin", "gas-demo")

@@ -163,10 +163,10 @@ async def test_r2_2_interactions_get_unique_codes_even_when_created_at_once(rabb
     assert {e["code"] for e in r.json()["errors"]} == {"unknown_party", "unknown_channel", "in_future"}
     # Lists: open ones of the party, newest first, in pages.
     page = (await c.get("/interactions", params={"party_id": party, "status": "open", "limit": 5}, headers=me)).json()
-    assert len(page["items"]) == 5 and page["next_after"]
-    rest = (await c.get("/interactions", params={"party_id": party, "limit": 5, "after": page["next_after"]},
+    assert len(page["items"]) == 5 and page["next_cursor"]
+    rest = (await c.get("/interactions", params={"party_id": party, "limit": 5, "cursor": page["next_cursor"]},
                         headers=me)).json()
-    assert len(rest["items"]) == 4 and rest["next_after"] is None
+    assert len(rest["items"]) == 4 and rest["next_cursor"] is None
     assert {i["code"] for i in page["items"] + rest["items"]} == codes | {"AT-000001"}
 
 
@@ -262,12 +262,12 @@ async def test_r2_4_task_under_a_case_emails_its_responsible_and_cc_and_is_in_th
     assert (await c.get("/tasks", headers=await rabbit_system.auth("ejecutiva"))).json()["items"] == []
     page = (await c.get("/tasks", params={"limit": 1}, headers=await rabbit_system.auth("ejecutivo"))).json()
     assert [t["id"] for t in page["items"]] == [later["id"]]
-    page = (await c.get("/tasks", params={"limit": 1, "after": page["next_after"]},
+    page = (await c.get("/tasks", params={"limit": 1, "cursor": page["next_cursor"]},
                         headers=await rabbit_system.auth("ejecutivo"))).json()
-    assert [t["id"] for t in page["items"]] == [task["id"]] and page["next_after"] is None
+    assert [t["id"] for t in page["items"]] == [task["id"]] and page["next_cursor"] is None
     every = (await c.get("/tasks", params={"mine": "false", "status": "all"}, headers=admin)).json()
     assert {t["id"] for t in every["items"]} == {task["id"], later["id"]}
-    assert [t["title"] for t in (await c.get(f"/cases/{cid}/tasks", headers=admin)).json()] == [
+    assert [t["title"] for t in (await c.get(f"/cases/{cid}/tasks", headers=admin)).json()["items"]] == [
         "Inspeccionar filtración", "Enviar informe"]
     hist = (await c.get(f"/cases/{cid}/history", headers=admin)).json()["items"]
     assert [h["data"]["title"] for h in hist if h["kind"] == "task_created"] == ["Inspeccionar filtración",
@@ -400,14 +400,14 @@ async def test_r0_2_activities_notes_tasks_and_logged_calls(rabbit_system: Syste
                          headers=await rabbit_system.auth(who))
         assert r.status_code == 403, who
     assert [a["id"] for a in (await c.get(f"/cases/{cid}/activities", params={"status": "open"},
-                                          headers=await rabbit_system.auth("lectura"))).json()] == [visit["id"]]
+                                          headers=await rabbit_system.auth("lectura"))).json()["items"]] == [visit["id"]]
     r = await c.post(f"/cases/{cid}/activities/{visit['id']}/complete", json={"note": "Visita realizada."},
                      headers=mine)
     assert r.status_code == 200 and r.json()["status"] == "completed" and r.json()["done_date"] is not None
     r = await c.post(f"/cases/{cid}/activities/{visit['id']}/complete", json={}, headers=mine)
     assert r.status_code == 409
     assert (await c.post(f"/cases/{cid}/activities/{uuid.uuid4()}/complete", json={}, headers=mine)).status_code == 404
-    assert [a["status"] for a in (await c.get(f"/cases/{cid}/activities", headers=mine)).json()] == [
+    assert [a["status"] for a in (await c.get(f"/cases/{cid}/activities", headers=mine)).json()["items"]] == [
         "completed", "completed"]
     kinds = [h["kind"] for h in (await c.get(f"/cases/{cid}/history", headers=mine)).json()["items"]]
     assert kinds == ["created", "activity_added", "activity_added", "activity_completed"]

@@ -1,11 +1,47 @@
 """intake's tables for the agent's working day (issue 4): history, interactions, tasks, work
-orders, activities, attachments. The ``cases`` table itself is in ``db.py``."""
+orders, activities, attachments — and the queries of the hierarchy's use cases on them. The
+``cases`` table itself is in ``db.py``.
 
-from sqlalchemy import Boolean, Column, Date, Index, Integer, LargeBinary, String, Table, Text, Uuid
+Lists are keyset pages (shared/paging.py): each ``list_*`` takes the previous page's last sort
+key (``after``) and ``limit`` (pass the page's limit + 1), filters first, then cuts."""
 
-from services.intake.adapters.db import metadata
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    ColumnElement,
+    Date,
+    Index,
+    Integer,
+    LargeBinary,
+    Select,
+    String,
+    Table,
+    Text,
+    Uuid,
+    and_,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+# The module, not its names: party_tables uses the interactions table from here (an import cycle).
+from services.intake.adapters import party_tables
+from services.intake.adapters.db import cases, metadata, users
+from services.intake.domain.access import Principal
 from shared.db import JsonType, UTCDateTime
 from shared.migrations import big_id
+
+# A result row (SQLAlchemy ``Row``), read by column name; SQLAlchemy types a Row per column
+# count, which says nothing useful for these joined selects.
+Record = Any
 
 # Append-only: every action, state change, field change, priority change and mail (R4.6 history).
 case_history = Table(
@@ -129,3 +165,221 @@ attachments = Table(
 )
 Index("attachments_owner", attachments.c.owner_kind, attachments.c.owner_id)
 Index("attachments_case", attachments.c.case_id)  # intake_0005_hierarchy
+
+
+# -- queries ---------------------------------------------------------------------------------------
+def _after(first: Any, second: Any, after: list[Any] | None, *, descending: bool = False) -> ColumnElement[bool] | None:
+    """Rows after ``after`` = [first, second] in (first, second) order (both descending if asked)."""
+    if after is None:
+        return None
+    a, b = after
+    if descending:
+        return or_(first < a, and_(first == a, second < b))
+    return or_(first > a, and_(first == a, second > b))
+
+
+def _given(q: Select[Any], *filters: tuple[Any, Any]) -> Select[Any]:
+    """``q`` with ``column == value`` for each (column, value) whose value is given (not None)."""
+    for column, value in filters:
+        if value is not None:
+            q = q.where(column == value)
+    return q
+
+
+async def _page(conn: AsyncConnection, q: Select[Any], order: tuple[Any, Any], after: list[Any] | None,
+                limit: int, *, descending: bool = False) -> list[Record]:
+    cond = _after(*order, after, descending=descending)
+    if cond is not None:
+        q = q.where(cond)
+    keys = [c.desc() for c in order] if descending else list(order)
+    return list((await conn.execute(q.order_by(*keys).limit(limit))).all())
+
+
+async def active_users(conn: AsyncConnection, tenant: str, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Record]:
+    """The active users of the tenant among ``ids``, by id."""
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    rows = await conn.execute(select(users.c.id, users.c.email, users.c.name, users.c.language).where(
+        users.c.tenant == tenant, users.c.id.in_(wanted), users.c.active.is_(True)))
+    return {r.id: r for r in rows}
+
+
+# interactions
+async def next_interaction_number(conn: AsyncConnection, tenant: str) -> int:
+    """Take the tenant's next interaction number. One upsert: concurrent creations queue on the
+    counter row until the first commits, so no two get the same number (PostgreSQL and SQLite)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    upsert: Any = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    stmt = upsert(interaction_counters).values(tenant=tenant, last_number=1)
+    stmt = stmt.on_conflict_do_update(index_elements=[interaction_counters.c.tenant],
+                                      set_={"last_number": interaction_counters.c.last_number + 1})
+    return int((await conn.execute(stmt.returning(interaction_counters.c.last_number))).scalar_one())
+
+
+async def get_interaction(conn: AsyncConnection, interaction_id: uuid.UUID, *, lock: str | None = None
+                          ) -> Record | None:
+    """``lock``: "update" (FOR UPDATE) or "share" (FOR SHARE)."""
+    q = select(interactions).where(interactions.c.id == interaction_id)
+    if lock is not None:
+        q = q.with_for_update(read=lock == "share")
+    return (await conn.execute(q)).first()
+
+
+async def insert_interaction(conn: AsyncConnection, row: dict[str, Any]) -> None:
+    await conn.execute(insert(interactions), row)
+
+
+async def update_interaction(conn: AsyncConnection, interaction_id: uuid.UUID, **values: Any) -> Record:
+    await conn.execute(update(interactions).where(interactions.c.id == interaction_id).values(**values))
+    return (await conn.execute(select(interactions).where(interactions.c.id == interaction_id))).one()
+
+
+async def list_interactions(conn: AsyncConnection, p: Principal, *, party_id: uuid.UUID | None,
+                            asset_id: uuid.UUID | None, status: str | None, after: list[Any] | None,
+                            limit: int) -> list[Record]:
+    """The tenant's interactions the caller may see (R2.7), newest first."""
+    q = _given(select(interactions).where(interactions.c.tenant == p.tenant,
+                                          party_tables.party_visible(p, interactions.c.party_id)),
+               (interactions.c.party_id, party_id), (interactions.c.asset_id, asset_id),
+               (interactions.c.status, status))
+    return await _page(conn, q, (interactions.c.created_at, interactions.c.id), after, limit, descending=True)
+
+
+async def interaction_cases(conn: AsyncConnection, tenant: str, interaction_id: uuid.UUID, *,
+                            after: list[Any] | None = None, limit: int | None = None) -> list[Record]:
+    """The cases under an interaction (R2.3), oldest first; all of them without ``limit``."""
+    q = select(cases.c.id, cases.c.number, cases.c.subject, cases.c.status, cases.c.created_at).where(
+        cases.c.interaction_id == interaction_id, cases.c.tenant == tenant)
+    if limit is None:
+        return list((await conn.execute(q.order_by(cases.c.created_at, cases.c.id))).all())
+    return await _page(conn, q, (cases.c.created_at, cases.c.id), after, limit)
+
+
+# tasks
+def _task_query() -> Select[Any]:
+    return (select(tasks, cases.c.number.label("case_number"), cases.c.subject.label("case_subject"),
+                   work_orders.c.id.label("work_order_id"), work_orders.c.status.label("work_order_status"))
+            .select_from(tasks.join(cases, cases.c.id == tasks.c.case_id)
+                         .outerjoin(work_orders, work_orders.c.task_id == tasks.c.id)))
+
+
+async def get_task(conn: AsyncConnection, task_id: uuid.UUID, *, for_update: bool = False) -> Record | None:
+    """The task with its case's number and subject and its work order's id and status;
+    ``for_update`` locks the task row only."""
+    q = _task_query().where(tasks.c.id == task_id)
+    if for_update:
+        q = q.with_for_update(of=tasks)
+    return (await conn.execute(q)).first()
+
+
+async def insert_task(conn: AsyncConnection, row: dict[str, Any]) -> None:
+    await conn.execute(insert(tasks), row)
+
+
+async def update_task(conn: AsyncConnection, task_id: uuid.UUID, **values: Any) -> Record:
+    await conn.execute(update(tasks).where(tasks.c.id == task_id).values(**values))
+    return (await conn.execute(_task_query().where(tasks.c.id == task_id))).one()
+
+
+async def list_tasks(conn: AsyncConnection, p: Principal, *, responsible_id: uuid.UUID | None, status: str | None,
+                     case_id: uuid.UUID | None, after: list[Any] | None, limit: int) -> list[Record]:
+    """The task inbox (R2.4): the tenant's tasks the caller may see, soonest due first."""
+    q = _given(_task_query().where(tasks.c.tenant == p.tenant, party_tables.party_visible(p, cases.c.party_id)),
+               (tasks.c.responsible_id, responsible_id), (tasks.c.status, status), (tasks.c.case_id, case_id))
+    return await _page(conn, q, (tasks.c.due_date, tasks.c.id), after, limit)
+
+
+async def case_tasks(conn: AsyncConnection, case_id: uuid.UUID, *, after: list[Any] | None,
+                     limit: int) -> list[Record]:
+    return await _page(conn, _task_query().where(tasks.c.case_id == case_id), (tasks.c.created_at, tasks.c.id),
+                       after, limit)
+
+
+# work orders
+def _work_order_query() -> Select[Any]:
+    return (select(work_orders, tasks.c.title.label("task_title"), tasks.c.case_id,
+                   tasks.c.responsible_id.label("task_responsible_id"), cases.c.number.label("case_number"))
+            .select_from(work_orders.join(tasks, tasks.c.id == work_orders.c.task_id)
+                         .join(cases, cases.c.id == tasks.c.case_id)))
+
+
+async def get_work_order(conn: AsyncConnection, work_order_id: uuid.UUID, *, for_update: bool = False
+                         ) -> Record | None:
+    """The work order with its task's title, case and responsible; ``for_update`` locks the
+    work order row only."""
+    q = _work_order_query().where(work_orders.c.id == work_order_id)
+    if for_update:
+        q = q.with_for_update(of=work_orders)
+    return (await conn.execute(q)).first()
+
+
+async def work_order_of_task(conn: AsyncConnection, task_id: uuid.UUID) -> Record | None:
+    return (await conn.execute(select(work_orders.c.id, work_orders.c.status)
+                               .where(work_orders.c.task_id == task_id))).first()
+
+
+async def insert_work_order(conn: AsyncConnection, row: dict[str, Any]) -> Record:
+    await conn.execute(insert(work_orders), row)
+    return (await conn.execute(_work_order_query().where(work_orders.c.id == row["id"]))).one()
+
+
+async def update_work_order(conn: AsyncConnection, work_order_id: uuid.UUID, **values: Any) -> Record:
+    await conn.execute(update(work_orders).where(work_orders.c.id == work_order_id).values(**values))
+    return (await conn.execute(_work_order_query().where(work_orders.c.id == work_order_id))).one()
+
+
+async def list_work_orders(conn: AsyncConnection, p: Principal, *, status: str | None, after: list[Any] | None,
+                           limit: int) -> list[Record]:
+    """The technical manager's inbox (R2.5): the tenant's work orders the caller may see, oldest first."""
+    q = _given(_work_order_query().where(work_orders.c.tenant == p.tenant, party_tables.party_visible(p, cases.c.party_id)),
+               (work_orders.c.status, status))
+    return await _page(conn, q, (work_orders.c.created_at, work_orders.c.id), after, limit)
+
+
+# activities
+async def get_activity(conn: AsyncConnection, case_id: uuid.UUID, activity_id: uuid.UUID, *,
+                       for_update: bool = False) -> Record | None:
+    q = select(activities).where(activities.c.id == activity_id, activities.c.case_id == case_id)
+    if for_update:
+        q = q.with_for_update()
+    return (await conn.execute(q)).first()
+
+
+async def insert_activity(conn: AsyncConnection, row: dict[str, Any]) -> Record:
+    await conn.execute(insert(activities), row)
+    return (await conn.execute(select(activities).where(activities.c.id == row["id"]))).one()
+
+
+async def update_activity(conn: AsyncConnection, activity_id: uuid.UUID, **values: Any) -> Record:
+    await conn.execute(update(activities).where(activities.c.id == activity_id).values(**values))
+    return (await conn.execute(select(activities).where(activities.c.id == activity_id))).one()
+
+
+async def list_activities(conn: AsyncConnection, case_id: uuid.UUID, *, status: str | None,
+                          after: list[Any] | None, limit: int) -> list[Record]:
+    q = _given(select(activities).where(activities.c.case_id == case_id), (activities.c.status, status))
+    return await _page(conn, q, (activities.c.created_at, activities.c.id), after, limit)
+
+
+# attachments
+_ATTACHMENT_META = [c for c in attachments.c if c.name != "content"]
+
+
+async def insert_attachment(conn: AsyncConnection, row: dict[str, Any]) -> Record:
+    await conn.execute(insert(attachments), row)
+    return (await conn.execute(select(*_ATTACHMENT_META).where(attachments.c.id == row["id"]))).one()
+
+
+async def get_attachment(conn: AsyncConnection, attachment_id: uuid.UUID) -> Record | None:
+    """The attachment with its bytes."""
+    return (await conn.execute(select(attachments).where(attachments.c.id == attachment_id))).first()
+
+
+async def list_attachments(conn: AsyncConnection, tenant: str, owner_kind: str, owner_id: uuid.UUID, *,
+                           after: list[Any] | None, limit: int) -> list[Record]:
+    """An owner's attachments without their bytes, oldest first."""
+    q = select(*_ATTACHMENT_META).where(attachments.c.tenant == tenant, attachments.c.owner_kind == owner_kind,
+                                        attachments.c.owner_id == owner_id)
+    return await _page(conn, q, (attachments.c.uploaded_at, attachments.c.id), after, limit)

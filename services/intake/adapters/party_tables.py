@@ -39,7 +39,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.intake.adapters.case_tables import interactions
+# The module, not its names: case_tables imports party_visible from here (a cycle at import time).
+from services.intake.adapters import case_tables
 from services.intake.adapters.db import SCHEMA, cases, metadata, tenants, users
 from services.intake.domain.access import Principal, Role, can_see_party
 from shared.db import JsonType, UTCDateTime
@@ -290,8 +291,8 @@ async def shares_of(conn: AsyncConnection, ids: list[uuid.UUID]) -> dict[uuid.UU
 
 async def party_interactions(conn: AsyncConnection, tenant: str, party_id: uuid.UUID, status: str | None,
                              limit: int) -> list[Row[Any]]:
-    i = interactions.c
-    stmt = select(interactions).where(i.tenant == tenant, i.party_id == party_id)
+    i = case_tables.interactions.c
+    stmt = select(case_tables.interactions).where(i.tenant == tenant, i.party_id == party_id)
     if status is not None:
         stmt = stmt.where(i.status == status)
     return list((await conn.execute(stmt.order_by(i.occurred_at.desc(), i.id).limit(limit))).all())
@@ -301,7 +302,7 @@ async def party_cases(conn: AsyncConnection, tenant: str, party_id: uuid.UUID, *
                       open_: list[str] | None, limit: int) -> list[Row[Any]]:
     """Cases naming the party or hanging from one of its interactions; ``closed``: only those
     statuses; ``open_``: all but those."""
-    i = interactions.c
+    i = case_tables.interactions.c
     of_party = select(i.id).where(i.tenant == tenant, i.party_id == party_id)
     stmt = select(cases).where(cases.c.tenant == tenant,
                                or_(cases.c.party_id == party_id, cases.c.interaction_id.in_(of_party)))

@@ -13,20 +13,14 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
-from sqlalchemy import insert, select
 
-from services.intake.adapters.case_tables import case_history
-from services.intake.adapters.db import cases as cases_table
 from services.intake.api.deps import CurrentPrincipal
 from services.intake.domain import lifecycle
 from services.intake.service_layer import cases
-from shared.contracts.envelope import Envelope
-from shared.db import Tx, utcnow
 from shared.fields import InputModel
-from shared.logs import correlation_id
 from shared.openapi import problem_responses
 from shared.paging import Page, PageParams
-from shared.refusals import field_error, invalid, not_found
+from shared.refusals import field_error, invalid
 from shared.runtime import runtime_of
 
 router = APIRouter(prefix="/cases/{case_id}", tags=["case actions"])
@@ -175,25 +169,4 @@ async def history(case_id: uuid.UUID, request: Request, p: CurrentPrincipal, pag
         at=r.at, kind=r.kind, actor_id=r.actor_id, actor_name=r.actor_name, data={**r.data, "entry": r.id}))
 
 
-# -- transitional: api/tasks.py and api/attachments.py import these until helper "hierarchy"'s
-# branch (which uses service_layer.cases.case_for_update and the UnitOfWork) is merged; delete then.
-async def _locked_case(tx: Tx, case_id: uuid.UUID) -> Any:
-    row = (await tx.conn.execute(
-        select(cases_table).where(cases_table.c.id == case_id).with_for_update())).first()
-    if row is None:
-        raise not_found(cases.CASE_NOT_FOUND)
-    return row
-
-
-async def record(tx: Tx, case: Any, p: Any, kind: str, data: dict[str, Any]) -> None:
-    await tx.conn.execute(insert(case_history), {"case_id": case.id, "tenant": case.tenant, "at": utcnow(),
-                                                 "actor_id": p.user_id, "actor_name": p.name or p.email,
-                                                 "kind": kind, "data": data})
-
-
-async def emit(tx: Tx, case: Any, type_: str, payload: BaseModel) -> None:
-    await tx.emit(Envelope(source="atiende/intake", type=type_, subject=str(case.id), tenant=case.tenant,
-                           correlationid=correlation_id.get(), data=payload.model_dump(mode="json")))
-
-
-__all__ = ["_locked_case", "emit", "record", "router"]
+__all__ = ["router"]

@@ -14,7 +14,6 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, 
 
 from services.intake.api.deps import CurrentPrincipal
 from services.intake.domain import lifecycle
-from services.intake.domain.access import CaseAction, Principal
 from services.intake.service_layer import cases
 from shared.fields import InputModel
 from shared.openapi import problem_responses
@@ -226,9 +225,3 @@ async def create_case(request: Request, p: CurrentPrincipal, idempotency_key: Id
 @router.get("/cases/{case_id}", response_model=CaseOut, responses=problem_responses(401, 404, 422))
 async def get_case(case_id: uuid.UUID, request: Request, p: CurrentPrincipal) -> CaseOut:
     return case_out(await cases.get_case(runtime_of(request).db, p, case_id))
-
-
-async def visible_case(request: Request, p: Principal, case_id: uuid.UUID, action: CaseAction) -> Any:
-    """Transitional, for api/tasks.py and api/attachments.py until helper "hierarchy"'s branch
-    (which calls ``service_layer.cases.visible_case``) is merged; delete then."""
-    return await cases.visible_case(runtime_of(request).db, p, case_id, action)

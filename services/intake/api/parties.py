@@ -208,30 +208,3 @@ async def remove_contact(party_id: uuid.UUID, contact_id: uuid.UUID, request: Re
                          p: CurrentPrincipal) -> Response:
     await uc.remove_contact(runtime_of(request).db, p, party_id, contact_id)
     return Response(status_code=204)
-
-
-# -- TEMPORARY, delete at merge: the old cursor codec, kept only because api/interactions.py and
-# api/tasks.py still import it on this branch (helper "hierarchy" moves them to shared/paging.py).
-# Parties and assets page with shared/paging.py.
-
-def encode_cursor(*values: Any) -> str:
-    import base64
-    import json
-    return base64.urlsafe_b64encode(json.dumps([str(v) for v in values]).encode()).decode().rstrip("=")
-
-
-def decode_cursor(after: str, n: int) -> list[str]:
-    import base64
-    import json
-
-    from shared.refusals import field_error, invalid
-    bad = invalid(field_error("after", ("El cursor de página no es válido; use el next_after recibido.",
-                                        "Invalid page cursor; pass the next_after you received."),
-                              "invalid_cursor", where="query"))
-    try:
-        values = json.loads(base64.urlsafe_b64decode(after + "=" * (-len(after) % 4)))
-    except ValueError:
-        raise bad from None
-    if isinstance(values, list) and len(values) == n and all(isinstance(v, str) for v in values):
-        return values
-    raise bad

@@ -8,6 +8,7 @@ User-facing texts are (Spanish, English) pairs; refusals carry a stable ``code``
 
 from __future__ import annotations
 
+import mimetypes
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -16,8 +17,11 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
+import puremagic
+
 from services.intake.domain.access import Principal, Role
 from services.intake.domain.lifecycle import FINISHED
+from shared.fields import clean_filename
 
 Text = tuple[str, str]
 
@@ -166,29 +170,91 @@ def can_complete_activity(p: Principal, owner_id: Any, manages_case: bool) -> bo
 
 
 # -- attachments ----------------------------------------------------------------------------------
+# What may be attached: PDF and the common image formats. The type is what a maintained detector
+# (puremagic) says the bytes are; the declared type and the name's extension must agree with it.
 ALLOWED_TYPES = ("application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp")
 _EXTENSIONS = {"application/pdf": ".pdf", "image/png": ".png", "image/jpeg": ".jpg", "image/gif": ".gif",
                "image/webp": ".webp"}
+_ALIASES = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg", "image/x-png": "image/png"}
+# Extension → type from the standard library's built-in table only (not the machine's
+# /etc/mime.types), so the answer is the same everywhere; ``.jfif`` is not in it.
+_EXT_TYPES = mimetypes.MimeTypes()
+_EXT_TYPES.add_type("image/jpeg", ".jfif", strict=False)
+# Anywhere in the file (not only its head): markup or script a browser or a viewer could run if
+# the file were ever opened as something else (a PNG signature followed by <html><script>…).
+# Markers are long enough (tags need a delimiter after the name) that random compressed bytes
+# match about once in 10 GB of images; short ones (<%, <?=) would match nearly every photo.
+_ACTIVE = re.compile(rb"<(?:script|html|body|iframe|object|embed|svg)[\s>/]|<!doctype|<\?php|javascript:|vbscript:",
+                     re.IGNORECASE)
+# In a PDF: actions that run script or launch programs when it is opened, and embedded files.
+# (Long names only: a short one such as /JS would match random bytes of compressed streams.)
+_PDF_ACTIVE = re.compile(rb"/(?:JavaScript|Launch|EmbeddedFile|RichMedia)[\s()<>\[\]{}/%]")
+_PNG_END = b"IEND\xaeB`\x82"  # the IEND chunk type and its (constant) CRC
+_PDF_TRAILER_OK = re.compile(rb"[\s\x00]*")
+
+
+def _normal(content_type: str | None) -> str:
+    t = (content_type or "").split(";")[0].strip().lower()
+    return _ALIASES.get(t, t)
 
 
 def sniff_content_type(data: bytes) -> str | None:
-    """The type the bytes really are (magic numbers), among those accepted; None otherwise."""
-    if data.startswith(b"%PDF-"):
-        return "application/pdf"
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if data.startswith((b"GIF87a", b"GIF89a")):
-        return "image/gif"
-    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
+    """The type the bytes really are, among those accepted, as puremagic (header and footer
+    signatures) detects it; None for anything else (or nothing recognisable)."""
+    if not data:
+        return None
+    try:
+        matches = puremagic.magic_string(data)
+    except (puremagic.PureError, ValueError):
+        return None
+    if not matches:
+        return None
+    best = matches[0].confidence
+    for m in matches:  # the most confident matches first; an accepted type among them wins
+        if m.confidence < best:
+            break
+        if _normal(m.mime_type) in ALLOWED_TYPES:
+            return _normal(m.mime_type)
     return None
 
 
-def check_upload(data: bytes, declared_type: str | None, max_bytes: int) -> str:
+# Extensions of things that run or render, which the built-in table may not know.
+_RISKY_EXTENSIONS = frozenset({"hta", "xht", "xhtml", "shtml", "svgz", "php", "asp", "aspx", "jsp", "scr", "com",
+                               "bat", "cmd", "ps1", "vbs", "msi", "jar", "lnk"})
+
+
+def extension_type(name: str | None) -> str | None:
+    """The type a file name claims by its extension (None: no extension, or an unknown one)."""
+    if not name or "." not in name.strip(". "):
+        return None
+    ext = name.rsplit(".", 1)[-1].lower()
+    guessed = _EXT_TYPES.guess_type("x." + ext, strict=False)[0]
+    if guessed:
+        return _normal(guessed)
+    return "application/octet-stream" if ext in _RISKY_EXTENSIONS else None
+
+
+def _structure_problem(data: bytes, content_type: str) -> str | None:
+    """Whole-file checks beyond the signature: the file's end is where its format says. A PNG
+    with an IEND chunk ends right after it; a PDF with %%EOF has only whitespace after the last
+    one (incremental updates end in their own %%EOF). Nothing may be appended after the end."""
+    if _ACTIVE.search(data) or (content_type == "application/pdf" and _PDF_ACTIVE.search(data)):
+        return "active_content"
+    if content_type == "image/png":
+        end = data.rfind(_PNG_END)
+        if end >= 0 and end + len(_PNG_END) != len(data):
+            return "trailing_data"
+    elif content_type == "application/pdf":
+        end = data.rfind(b"%%EOF")
+        if end >= 0 and not _PDF_TRAILER_OK.fullmatch(data, end + 5):
+            return "trailing_data"
+    return None
+
+
+def check_upload(data: bytes, declared_type: str | None, max_bytes: int, filename: str | None = None) -> str:
     """The content type to store for an upload, or ``Refused``: empty, too big, not a PDF or an
-    image by its bytes, or declared as one type while being another."""
+    image by its bytes, containing markup/script or data after the format's end anywhere in
+    the file, or declared (``Content-Type``, or the name's extension) as another type."""
     if not data:
         raise Refused("empty_file", ("El archivo está vacío.", "The file is empty."))
     if len(data) > max_bytes:
@@ -201,26 +267,40 @@ def check_upload(data: bytes, declared_type: str | None, max_bytes: int) -> str:
                       ("Sólo se aceptan PDF e imágenes (PNG, JPEG, GIF, WEBP); el contenido no es ninguno de ellos.",
                        "Only PDF and images (PNG, JPEG, GIF, WEBP) are accepted; the content is none of them."),
                       allowed=list(ALLOWED_TYPES))
-    declared = (declared_type or "").split(";")[0].strip().lower()
-    if declared == "image/jpg":
-        declared = "image/jpeg"
+    declared = _normal(declared_type)
     if declared and declared != "application/octet-stream" and declared != sniffed:
         raise Refused("content_type_mismatch",
                       (f"El archivo se declaró como {declared} pero su contenido es {sniffed}.",
                        f"The file was declared as {declared} but its content is {sniffed}."))
+    by_name = extension_type(filename)
+    if by_name is not None and by_name != sniffed:
+        ext = filename.rsplit(".", 1)[-1] if filename else ""
+        raise Refused("extension_mismatch",
+                      (f"El nombre del archivo termina en .{ext} pero su contenido es {sniffed}.",
+                       f"The file name ends in .{ext} but its content is {sniffed}."))
+    problem = _structure_problem(data, sniffed)
+    if problem == "active_content":
+        raise Refused("active_content",
+                      ("El archivo contiene código o marcado ejecutable (HTML, script); no se acepta.",
+                       "The file contains executable code or markup (HTML, script); it is not accepted."))
+    if problem == "trailing_data":
+        raise Refused("trailing_data",
+                      (f"El archivo tiene datos después del final del formato {sniffed}; no se acepta.",
+                       f"The file has data after the end of its {sniffed} format; it is not accepted."))
     return sniffed
 
 
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f\"\\/:*?<>|]+")
+_UNSAFE_NAME = re.compile(r"[\"\\/:*?<>|]+")
 
 
 def safe_filename(name: str | None, content_type: str) -> str:
-    """A display name without paths or control characters, at most 200 characters, ending in
-    the extension of the type the bytes really are."""
-    base = unicodedata.normalize("NFC", (name or "").replace("\\", "/").rsplit("/", 1)[-1])
-    base = _UNSAFE.sub("_", base).strip(" .") or "archivo"
+    """A display name without paths, control or bidirectional formatting characters
+    (``clean_filename``), at most 200 characters, ending in the extension of the type the bytes
+    really are."""
+    base = clean_filename(unicodedata.normalize("NFC", name or ""), default="")
+    base = _UNSAFE_NAME.sub("_", base).strip(" .") or "archivo"
     ext = _EXTENSIONS[content_type]
     stem, dot, old = base.rpartition(".")
-    if dot and ("." + old.lower() == ext or (ext == ".jpg" and old.lower() == "jpeg")):
+    if dot and ("." + old.lower() == ext or (ext == ".jpg" and old.lower() in ("jpeg", "jpe", "jfif"))):
         base, ext = stem, "." + old
     return base[: 200 - len(ext)] + ext
