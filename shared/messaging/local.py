@@ -34,7 +34,7 @@ from shared.contracts.envelope import Envelope
 from shared.db import _sqlite_pragmas
 from shared.logs import correlation_id
 from shared.messaging.bus import DeadLetter, MessageHandler, OutgoingMessage, PermanentError, describe_error
-from shared.messaging.topology import Topology
+from shared.messaging.topology import Topology, topic_matches
 
 log = logging.getLogger("atiende.localbus")
 
@@ -73,6 +73,7 @@ class LocalBus:
         self._routes: dict[str, set[str]] = defaultdict(set)
         self._wake: dict[str, asyncio.Event] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._listeners: list[tuple[list[str], MessageHandler]] = []
         self._started = False
 
     async def start(self) -> None:
@@ -116,6 +117,17 @@ class LocalBus:
         for q in {r["queue"] for r in rows}:
             if q in self._wake:
                 self._wake[q].set()
+        for patterns, handler in self._listeners:
+            for m in msgs:
+                if any(topic_matches(p, m.type) for p in patterns):
+                    try:
+                        await handler(Envelope.from_bytes(m.body))
+                    except Exception as exc:  # a listener's effect is best-effort (a cache)
+                        log.warning("listener failed: %s", describe_error(exc))
+
+    async def listen(self, name: str, patterns: list[str], handler: MessageHandler) -> None:
+        """In-process: called right after each matching publish (one process, one replica)."""
+        self._listeners.append((patterns, handler))
 
     async def subscribe(self, service: str, event_types: list[str], handler: MessageHandler) -> None:
         await self.declare(service, event_types)
