@@ -254,3 +254,33 @@ async def test_embedded_batches_apply_a_subjects_events_in_order_and_a_gap_loses
 
     await wait_for(dead_lettered, 30, "B's #3 dead-lettered")
     assert await status_in_reporting(s, b) == "new"
+
+
+# -- catalog cache on every replica (issue 9, point 4) ----------------------------------------------
+@pytest.mark.integration
+async def test_a_catalog_change_through_one_replica_reaches_the_other_replicas_cache(
+        rabbit_system: System) -> None:
+    """Replica B has the type cached (30 s TTL); the type is deactivated through replica A; B's
+    next POST /cases is refused within a second (catalog.# on B's own queue clears its cache)."""
+    s = rabbit_system
+    replica = System(s.settings, services=("intake",))
+    b = replica.rt["intake"]
+    await b.start()
+    try:
+        await wait_for(lambda: b.subscribed, 20, "replica B subscribed")
+        h = await s.auth()
+        r = await replica.intake.post("/cases", json=case_body(51), headers=h)
+        assert r.status_code == 201, r.text  # B has consulta-general cached now
+        r = await s.intake.patch("/catalog/case-types/consulta-general", json={"active": False}, headers=h)
+        assert r.status_code == 200, r.text
+
+        async def refused_on_b() -> bool:
+            r = await replica.intake.post("/cases", json=case_body(52), headers=h)
+            return r.status_code == 422
+
+        await wait_for(refused_on_b, 1.0, "replica B refusing the deactivated type", interval=0.1)
+    finally:
+        await b.stop()
+        for c in replica.clients.values():
+            await c.aclose()
+        await replica.bus.close()
