@@ -100,7 +100,7 @@ def _where(url: str) -> str:
 
 
 async def _probe_postgres(url: str, timeout_s: float) -> None:
-    import asyncpg
+    import asyncpg  # type: ignore[import-untyped]
 
     conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"), timeout=timeout_s)
     await conn.close()

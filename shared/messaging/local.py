@@ -12,6 +12,7 @@ import logging
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import (
     Column,
@@ -107,7 +108,7 @@ class LocalBus:
 
     async def publish(self, msgs: list[OutgoingMessage]) -> None:
         now = _now_ms()
-        rows = []
+        rows: list[dict[str, Any]] = []
         for m in msgs:
             for q in self._routes.get(m.type) or {self.topology.unrouted}:
                 rows.append({"queue": q, "event_id": str(m.event_id), "type": m.type, "body": m.body,

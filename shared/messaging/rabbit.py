@@ -121,7 +121,7 @@ class RabbitBus:
         name = self._exchange.name
         await asyncio.gather(*(ch.basic_publish(m.body, exchange=name, routing_key=m.type, mandatory=True,
                                                 properties=self._message(m.body, str(m.event_id), m.type).properties,
-                                                timeout=self.publish_timeout_s, wait=False)
+                                                timeout=self.publish_timeout_s, wait=False)  # type: ignore[call-arg]
                                for m in messages))
 
     async def _send_to_queue(self, queue: str, msg: AbstractIncomingMessage, headers: dict[str, Any]) -> None:
@@ -213,7 +213,7 @@ class RabbitBus:
         self._queues[name] = queue
 
     async def _handle(self, service: str, msg: AbstractIncomingMessage, handler: MessageHandler) -> None:
-        attempt = int((msg.headers or {}).get("x-atiende-attempt", 1) or 1)
+        attempt = int(str((msg.headers or {}).get("x-atiende-attempt", 1) or 1))
         token = correlation_id.set(msg.correlation_id)
         try:
             try:
@@ -323,7 +323,7 @@ class RabbitBus:
                     break
                 h = m.headers or {}
                 out.append(DeadLetter(id=m.message_id or "", type=m.type or "",
-                                      attempts=int(h.get("x-atiende-attempt", 0) or 0),
+                                      attempts=int(str(h.get("x-atiende-attempt", 0) or 0)),
                                       error=str(h.get("x-atiende-error", h.get("x-death", ""))), body=m.body))
         finally:
             await ch.close()  # unacked gets go back to the DLQ
