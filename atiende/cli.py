@@ -4,7 +4,8 @@
                                    files under var/, in-process bus, mail into var/mail/)
   atiende serve SERVICE            one service per process (needs ATIENDE_AMQP_URL and
                                    ATIENDE_DATABASE_URL: the RabbitMQ + PostgreSQL deployment)
-  atiende migrate [SERVICE…]       apply migrations (all services by default); --seed loads demo data
+  atiende migrate [SERVICE…]       apply migrations (all services by default); --seed loads demo data;
+                                   first waits for PostgreSQL and RabbitMQ (--wait-attempts, --wait-delay)
   atiende seed                     load the demo tenants, case types and users (idempotent)
   atiende tenant create …          a new tenant and its first admin (who gets a set-up link by e-mail)
   atiende api-key create …         an API key for a tenant's integration (printed once)
@@ -86,9 +87,66 @@ Ctrl-C stops.""", flush=True)
         await bus.close()
 
 
-async def migrate(settings: Settings, names: list[str], do_seed: bool) -> None:
+class NotReachable(Exception):
+    """A backend did not answer within the bounded retries (the message says which and where)."""
+
+
+def _where(url: str) -> str:
+    """host:port of a URL, without credentials (for messages)."""
+    from urllib.parse import urlsplit
+
+    u = urlsplit(url.replace("+asyncpg", ""))
+    return f"{u.hostname}:{u.port or ''}".rstrip(":")
+
+
+async def _probe_postgres(url: str, timeout_s: float) -> None:
+    import asyncpg  # type: ignore[import-untyped]
+
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"), timeout=timeout_s)
+    await conn.close()
+
+
+async def _probe_rabbitmq(url: str, timeout_s: float) -> None:
+    import logging
+
+    import aio_pika
+
+    quiet = logging.getLogger("aiormq.connection")  # it logs each refused connect itself
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)
+    try:
+        conn = await aio_pika.connect(url, timeout=timeout_s)
+        await conn.close()
+    finally:
+        quiet.setLevel(level)
+
+
+async def wait_for_backends(settings: Settings, attempts: int, delay_s: float) -> None:
+    """Wait until PostgreSQL and RabbitMQ answer (compose may start `migrate` while the broker is
+    still booting): one line per failed attempt on stderr, ``NotReachable`` after ``attempts``."""
+    probes = [(name, url, fn) for name, url, fn in (("PostgreSQL", settings.database_url, _probe_postgres),
+                                                     ("RabbitMQ", settings.amqp_url, _probe_rabbitmq)) if url]
+    for name, url, probe in probes:
+        for attempt in range(1, attempts + 1):
+            try:
+                await asyncio.wait_for(probe(url, 5.0), 10.0)
+                break
+            except Exception as exc:
+                reason = f"{type(exc).__name__}: {exc}".strip().rstrip(":")[:200]
+                print(f"waiting for {name} at {_where(url)} (attempt {attempt}/{attempts}): {reason}",
+                      file=sys.stderr, flush=True)
+                if attempt == attempts:
+                    raise NotReachable(f"atiende migrate: {name} at {_where(url)} is not reachable after "
+                                       f"{attempts} attempts; is it running, and is the URL right?") from None
+                await asyncio.sleep(delay_s)
+
+
+async def migrate(settings: Settings, names: list[str], do_seed: bool, *, wait_attempts: int = 30,
+                  wait_delay_s: float = 2.0) -> None:
     """Migrate each service's schema and declare its queues and bindings on the bus, so events
-    published before a service's first start wait for it instead of going unrouted."""
+    published before a service's first start wait for it instead of going unrouted. Waits for
+    the backends first (bounded)."""
+    await wait_for_backends(settings, wait_attempts, wait_delay_s)
     builders = _builders()
     bus = make_bus(settings)
     await bus.start()
@@ -172,6 +230,8 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("migrate", help="apply migrations")
     p.add_argument("services", nargs="*", choices=[[], *SERVICE_PORTS], default=[])
     p.add_argument("--seed", action="store_true")
+    p.add_argument("--wait-attempts", type=int, default=30, help="tries to reach PostgreSQL and RabbitMQ (30)")
+    p.add_argument("--wait-delay", type=float, default=2.0, help="seconds between tries (2)")
     sub.add_parser("seed", help="load demo tenants and case types")
     p = sub.add_parser("tenant", help="tenants")
     p.add_argument("action", choices=["create"])
@@ -207,10 +267,13 @@ def main(argv: list[str] | None = None) -> None:
 
         uvicorn.run(f"services.{a.service}.bootstrap:create_app", factory=True, host=a.host,
                     port=a.port or SERVICE_PORTS[a.service], workers=a.workers, log_config=None, access_log=False)
-    elif a.cmd == "migrate":
-        asyncio.run(migrate(settings, list(a.services), a.seed))
-    elif a.cmd == "seed":
-        asyncio.run(migrate(settings, ["intake"], True))
+    elif a.cmd in ("migrate", "seed"):
+        names, do_seed = (list(a.services), a.seed) if a.cmd == "migrate" else (["intake"], True)
+        attempts, delay = (a.wait_attempts, a.wait_delay) if a.cmd == "migrate" else (30, 2.0)
+        try:
+            asyncio.run(migrate(settings, names, do_seed, wait_attempts=max(1, attempts), wait_delay_s=delay))
+        except NotReachable as exc:
+            sys.exit(str(exc))  # a clear line and exit code 1, no traceback
     elif a.cmd == "tenant":
         asyncio.run(tenant_create(settings, a))
     elif a.cmd == "api-key":

@@ -1,17 +1,16 @@
 """Access tokens: JWTs signed with ``ATIENDE_TOKEN_SECRET`` (HS256), issued by intake when a user
 logs in. Any service verifies them locally and learns the caller's tenant and roles; intake also
-checks its token table on every request, so a logout or deactivation takes effect at once there
-(other services rely on the short expiry, and later on revocation events)."""
+checks its token table on every request; the other services check a copy built from intake's
+events (shared/sessions.py), so a logout, a deactivation or a role change stops a token everywhere."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Any
 
 import jwt
-from fastapi import Header, Request
 
 ALGORITHM = "HS256"
 ISSUER = "atiende/intake"
@@ -53,19 +52,3 @@ def verify_token(secret: str, token: str) -> TokenClaims:
     except (KeyError, ValueError):
         raise InvalidToken("invalid") from None
 
-
-async def token_claims(request: Request, authorization: Annotated[str | None, Header()] = None) -> TokenClaims:
-    """FastAPI dependency for services other than intake: the claims of a valid bearer token
-    (the service's runtime holds the secret in ``extras["token_secret"]``)."""
-    from shared.problems import Problem
-
-    title = ("No autenticado", "Not authenticated")
-    if not authorization or not authorization.lower().startswith("bearer "):
-        raise Problem(401, "unauthenticated", title, ("Falta el token de acceso.", "The access token is missing."),
-                      headers={"WWW-Authenticate": "Bearer"})
-    try:
-        return verify_token(request.app.state.runtime.extras["token_secret"], authorization[7:].strip())
-    except InvalidToken as exc:
-        detail = (("La sesión expiró; inicie sesión de nuevo.", "The session expired; log in again.")
-                  if exc.reason == "expired" else ("El token no es válido.", "Invalid token."))
-        raise Problem(401, "unauthenticated", title, detail, headers={"WWW-Authenticate": "Bearer"}) from None

@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.db import Database
 from shared.logs import configure_logging, correlation_id
-from shared.messaging.bus import Bus
+from shared.messaging.bus import Bus, MessageHandler
 from shared.messaging.local import LocalBus
 from shared.messaging.processor import EventProcessor, Handler, TxHandler
 from shared.messaging.rabbit import RabbitBus
@@ -55,7 +55,7 @@ class ServiceRuntime:
                  handlers: HandlerMap | Callable[[ServiceRuntime], HandlerMap], router: APIRouter | None = None,
                  bus: Bus | None = None, workers: dict[str, Callable[[ServiceRuntime], Worker]] | None = None,
                  on_started: Callable[[ServiceRuntime], Awaitable[None]] | None = None,
-                 title: str | None = None) -> None:
+                 title: str | None = None, progress: Table | None = None) -> None:
         self.name = name
         self.settings = settings
         self.migrations = migrations
@@ -64,7 +64,9 @@ class ServiceRuntime:
         self.owns_bus = bus is None
         self.bus: Bus = bus if bus is not None else make_bus(settings)
         # A factory lets handlers use adapters that need the runtime (its database).
-        self.processor = EventProcessor(name, self.db, inbox, handlers(self) if callable(handlers) else handlers)
+        # ``progress``: the service's subject_progress table (events in order, messaging/ordering.py).
+        self.processor = EventProcessor(name, self.db, inbox, handlers(self) if callable(handlers) else handlers,
+                                        progress=progress)
         self.relay = OutboxRelay(self.db, self.bus, batch=settings.relay_batch,
                                  idle_poll_s=settings.relay_idle_poll_s)
         self.router = router
@@ -72,6 +74,8 @@ class ServiceRuntime:
         self.on_started = on_started
         self.title = title or f"Atiende {name}"
         self.extras: dict[str, Any] = {}  # adapters a service hangs here (mailer, caches...)
+        self.replica_id = uuid.uuid4().hex[:8]  # names this process's own queues (listeners)
+        self._listeners: list[tuple[str, list[str], MessageHandler]] = []
         self.started = False
         self.subscribed = False
         self._tasks: list[asyncio.Task[None]] = []
@@ -141,13 +145,24 @@ class ServiceRuntime:
 
         self._tasks.append(asyncio.create_task(supervised(), name=f"{self.name}:{what}"))
 
+    def listen(self, purpose: str, patterns: list[str], handler: MessageHandler) -> None:
+        """Have this replica alone receive every event matching ``patterns`` (``Bus.listen``), on
+        ``<ns>.<service>.<purpose>.<replica-id>``, once the bus is connected."""
+        self._listeners.append((purpose, patterns, handler))
+
     async def _connect_bus(self) -> None:
         delay = 0.2
+        consuming = False
+        listening = 0
         while True:
             try:
                 await self.bus.start()
-                if self.processor.event_types:
+                if self.processor.event_types and not consuming:
                     await self.bus.subscribe(self.name, self.processor.event_types, self.processor)
+                consuming = True  # a retry below must not open a second consumer
+                for purpose, patterns, handler in self._listeners[listening:]:
+                    await self.bus.listen(f"{self.name}.{purpose}.{self.replica_id}", patterns, handler)
+                    listening += 1
                 self.subscribed = True
                 return
             except asyncio.CancelledError:

@@ -442,7 +442,7 @@ async def test_r4_2_business_hours_rule_counts_working_hours_in_workflow(rabbit_
     cal = domain.calendar_for("CL", "America/Santiago", work_start=time(9), work_end=time(18))
     expected = cal.add_business_hours(datetime.fromisoformat(case["created_at"]), 4)
     assert datetime.fromisoformat(deadline["due_at"]) == expected
-    d = (await s.clients["workflow"].get(f"/deadlines/{case['id']}")).json()
+    d = (await s.clients["workflow"].get(f"/deadlines/{case['id']}", headers=h)).json()
     assert datetime.fromisoformat(d["due_at"]) == expected
 
 

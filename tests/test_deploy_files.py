@@ -695,3 +695,109 @@ def test_env_example_mentions_every_settings_field() -> None:
         if not re.search(rf"^#? ?{prefix}{name.upper()}=", text, re.M)
     ]
     assert not missing, f"deploy/atiende.env.example does not document {missing}"
+
+
+# ---------------------------------------------------------------------------
+# atiende migrate waits for its backends; run-distributed.sh fails loudly
+# ---------------------------------------------------------------------------
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])  # closed again when we return: nothing listens there
+
+
+@pytest.mark.parametrize("down", ["PostgreSQL", "RabbitMQ"])
+def test_migrate_waits_for_its_backends_then_fails_clearly(down: str) -> None:
+    """`atiende migrate` tries a bounded number of times, one line per attempt, then one clear
+    error and exit code 1 — no traceback (compose may start it while the broker still boots)."""
+    port = _closed_port()
+    pg = os.environ.get("ATIENDE_TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "ATIENDE_TOKEN_SECRET": "x" * 40,
+           "ATIENDE_DATABASE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:{port}/atiende" if down == "PostgreSQL"
+           else pg,
+           "ATIENDE_AMQP_URL": f"amqp://guest:secret@127.0.0.1:{port}/" if down == "RabbitMQ" else "amqp://x@127.0.0.1:1/"}
+    out = subprocess.run([sys.executable, "-m", "atiende", "migrate", "--wait-attempts", "3", "--wait-delay", "0.1"],
+                         env=env, capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT, cwd=ROOT)
+    assert out.returncode == 1, out
+    lines = out.stderr.strip().splitlines()
+    attempts = [ln for ln in lines if ln.startswith(f"waiting for {down} at 127.0.0.1:{port} (attempt ")]
+    assert len(attempts) == 3, out.stderr
+    assert lines[-1] == (f"atiende migrate: {down} at 127.0.0.1:{port} is not reachable after 3 attempts; "
+                         "is it running, and is the URL right?")
+    assert "Traceback" not in out.stderr and "secret" not in out.stderr
+
+
+FAKE_ATIENDE = r"""#!/usr/bin/env bash
+# Stands in for `atiende`: migrate succeeds; `serve SVC --host H --port P` answers /ready with 200,
+# except the service named in $FAKE_BROKEN, which hangs (or exits, with FAKE_EXIT=1).
+case "$1" in
+  migrate) exit 0 ;;
+  serve)
+    echo $$ >"$FAKE_DIR/$2.pid"
+    if [ "$2" = "$FAKE_BROKEN" ]; then
+      [ -n "${FAKE_EXIT:-}" ] && { echo "boom: cannot start" >&2; exit 3; }
+      exec sleep 600
+    fi
+    exec python -c '
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200); self.end_headers(); self.wfile.write(b"{}")
+    def log_message(self, *a): pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()' "$6" ;;
+esac
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("how", ["hangs", "exits"])
+def test_run_distributed_stops_everything_when_a_service_is_not_ready(tmp_path: Path, how: str) -> None:
+    """A service that never answers /ready (or dies): non-zero exit, the service named, and the
+    services already started are stopped — instead of printing "ready"."""
+    import socket
+    import time
+
+    (tmp_path / "deploy").mkdir()
+    script = tmp_path / "deploy" / "run-distributed.sh"
+    script.write_text((ROOT / "deploy" / "run-distributed.sh").read_text())
+    venv_bin = tmp_path / "venv" / "bin"
+    venv_bin.mkdir(parents=True)
+    wrapper = venv_bin / "python"  # a script, not a symlink: a symlink would lose the venv's packages
+    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    wrapper.chmod(0o755)
+    fake = venv_bin / "atiende"
+    fake.write_text(FAKE_ATIENDE)
+    fake.chmod(0o755)
+    with socket.socket() as s:  # four free ports in a row are likely above a free one
+        s.bind(("127.0.0.1", 0))
+        base = int(s.getsockname()[1])
+    pg = os.environ.get("ATIENDE_TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
+    env_file = tmp_path / "atiende.env"
+    env_file.write_text(f"ATIENDE_DATABASE_URL={pg}\nATIENDE_AMQP_URL=amqp://guest:guest@127.0.0.1:5672/\n")
+    env = {**os.environ, "ATIENDE_ENV_FILE": str(env_file), "VENV": str(tmp_path / "venv"),
+           "PATH": f"{venv_bin}{os.pathsep}{os.environ['PATH']}", "BASE_PORT": str(base), "READY_TIMEOUT": "4",
+           "FAKE_DIR": str(tmp_path), "FAKE_BROKEN": "notifier", "FAKE_EXIT": "1" if how == "exits" else ""}
+    env.pop("ATIENDE_SMTP_HOST", None)
+    out = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0, out
+    assert "error: notifier" in out.stderr, out.stderr
+    assert "notifier ready" not in out.stdout and "is up" not in out.stdout
+    assert "intake ready" in out.stdout and "workflow ready" in out.stdout
+    if how == "exits":
+        assert "exited before it was ready" in out.stderr and "boom: cannot start" in out.stderr
+    pids = [int((tmp_path / f"{svc}.pid").read_text()) for svc in ("intake", "workflow", "notifier", "reporting")]
+    deadline = time.monotonic() + 5
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(p) for p in pids), "a service started by the script is still running"

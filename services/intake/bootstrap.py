@@ -8,6 +8,7 @@ from services.intake.adapters.db import inbox, outbox
 from services.intake.adapters.repository import CatalogCache
 from services.intake.api import router
 from services.intake.handlers import HANDLERS
+from shared.contracts.envelope import Envelope
 from shared.messaging.bus import Bus
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings
@@ -18,7 +19,15 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def build(settings: Settings, bus: Bus | None = None) -> ServiceRuntime:
     rt = ServiceRuntime("intake", settings, outbox=outbox, inbox=inbox, migrations=MIGRATIONS, handlers=HANDLERS,
                         router=router, bus=bus, title="Atiende intake (public API)")
-    rt.extras["catalog"] = CatalogCache(rt.db)
+    cache = rt.extras["catalog"] = CatalogCache(rt.db)
+
+    async def catalog_changed(env: Envelope) -> None:
+        # A catalog change made through any replica clears every replica's cache (not only the
+        # one that made it); idempotent, so no inbox. The TTL still bounds staleness when the
+        # broker was unreachable.
+        cache.clear()
+
+    rt.listen("cache", ["catalog.#"], catalog_changed)
     rt.extras["token_secret"] = settings.signing_secret()
     return rt
 

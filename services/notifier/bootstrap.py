@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.notifier.adapters.db import inbox, outbox
+from services.notifier.adapters.db import inbox, outbox, progress, sessions
 from services.notifier.adapters.mailer import FolderMailer, Mailer, SmtpMailer
 from services.notifier.api import router
 from services.notifier.domain import Renderer
@@ -30,7 +30,9 @@ def build(settings: Settings, bus: Bus | None = None, mailer: Mailer | None = No
         return build_handlers(EmailDeliveries(rt.db, the_mailer, Renderer(), settings.smtp_from))
 
     rt = ServiceRuntime("notifier", settings, outbox=outbox, inbox=inbox, migrations=MIGRATIONS,
-                        handlers=handlers, router=router, bus=bus, title="Atiende notifier")
+                        handlers=handlers, router=router, bus=bus, title="Atiende notifier", progress=progress)
+    rt.extras["sessions"] = sessions
+    rt.extras["token_secret"] = settings.signing_secret()
     rt.extras["mailer"] = the_mailer
     rt.extras["closers"] = [the_mailer.close]
     return rt

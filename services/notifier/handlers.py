@@ -25,7 +25,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.notifier import domain
-from services.notifier.adapters.db import case_recipients, deliveries, user_directory
+from services.notifier.adapters.db import case_recipients, deliveries, sessions, user_directory
 from services.notifier.adapters.mailer import Mailer
 from shared.contracts.envelope import Envelope
 from shared.contracts.events import (
@@ -59,6 +59,8 @@ async def on_case_created(tx: Tx, env: Envelope) -> None:
 
 
 async def on_user_upserted(tx: Tx, env: Envelope) -> None:
+    """The directory (addresses, language) and the token copy (roles, active: shared/sessions.py)."""
+    await sessions.on_user_upserted(tx, env)
     e = UserProfile.model_validate(env.data)
     values = {"tenant": env.tenant, "email": e.email, "name": e.name, "mobile": e.mobile, "language": e.language,
               "active": e.active}
@@ -217,6 +219,7 @@ class EmailDeliveries:
 def build_handlers(emails: EmailDeliveries) -> dict[str, Any]:
     return {"case.created.v1": on_case_created,
             "user.upserted.v1": on_user_upserted,
+            "user.session_revoked.v1": sessions.on_session_revoked,
             "case.deadline_set.v1": emails.handler(plan_deadline_emails),
             "user.invited.v1": emails.handler(plan_invitation_email),
             "task.created.v1": emails.handler(plan_task_email),

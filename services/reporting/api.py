@@ -1,4 +1,6 @@
-"""reporting's HTTP API: reports for the caller's tenant (from the token), built from events."""
+"""reporting's HTTP API: reports for the caller's tenant (from the token, checked against the
+copy of users and revoked tokens: shared/sessions.py), built from events. A ``tenant`` query
+parameter naming another tenant is refused (422): a report never answers for another tenant."""
 
 from __future__ import annotations
 
@@ -6,27 +8,39 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import func, select
 
 from services.reporting import domain
 from services.reporting.adapters.db import case_facts
 from services.reporting.adapters.priority_tables import priority_changes
-from shared.auth import TokenClaims, token_claims
-from shared.problems import Problem, language
+from shared.fields import SafeText
+from shared.openapi import problem_responses
+from shared.problems import language
+from shared.refusals import field_error, invalid
 from shared.runtime import runtime_of
+from shared.sessions import Caller, CurrentCaller
 
 router = APIRouter(tags=["reports"])
 
+TenantParam = Annotated[SafeText | None, Query(description="Optional; if given, the token's own tenant.")]
 
-Claims = Annotated[TokenClaims, Depends(token_claims)]
+
+def own_tenant(who: Caller, tenant: str | None) -> str:
+    """The tenant a report is about: always the caller's; naming another one is a 422."""
+    if tenant is not None and tenant != who.tenant:
+        raise invalid(field_error("tenant", ("Sólo puede consultar los reportes de su propia organización.",
+                                             "You may only read your own organisation's reports."),
+                                  "other_tenant", where="query"))
+    return who.tenant
 
 
-@router.get("/reports/case-counts", response_model=domain.CaseCounts)
-async def case_counts(request: Request, claims: Claims) -> domain.CaseCounts:
-    """How many cases the caller's tenant has, by status and by type (from the read model)."""
-    tenant = claims.tenant
+@router.get("/reports/case-counts", response_model=domain.CaseCounts, responses=problem_responses(401, 422))
+async def case_counts(request: Request, claims: CurrentCaller, tenant: TenantParam = None) -> domain.CaseCounts:
+    """How many cases the caller's tenant has, by status and by type (from the read model). Every
+    role reads it (R4.4: viewers read)."""
+    tenant = own_tenant(claims, tenant)
     lang = language(request)
     f = case_facts.c
     async with runtime_of(request).db.read() as conn:
@@ -52,19 +66,20 @@ class PriorityChangeOut(BaseModel):
     reason_text: str | None
 
 
-@router.get("/reports/priority-changes", response_model=list[PriorityChangeOut])
-async def priority_changes_report(request: Request, claims: Claims,
+@router.get("/reports/priority-changes", response_model=list[PriorityChangeOut],
+            responses=problem_responses(401, 403, 422))
+async def priority_changes_report(request: Request, claims: CurrentCaller, tenant: TenantParam = None,
                                   since: Annotated[datetime | None, Query(alias="from")] = None,
                                   until: Annotated[datetime | None, Query(alias="to")] = None,
                                   raised_only: bool = False,
                                   limit: Annotated[int, Query(ge=1, le=5000)] = 1000) -> list[PriorityChangeOut]:
-    """R0.5: who changed which priorities, when and why — to find misuse. Admins and supervisors."""
-    if not claims.roles & {"admin", "supervisor"}:
-        raise Problem(403, "forbidden", ("Acción no permitida", "Forbidden"),
-                      ("Sólo administradores y supervisores ven este reporte.",
-                       "Only administrators and supervisors see this report."))
+    """R0.5: who changed which priorities, when and why — to find misuse. Admins and supervisors
+    (their roles as of now, not as of the token: a demoted user is refused)."""
+    own = own_tenant(claims, tenant)
+    claims.require_any({"admin", "supervisor"}, ("Sólo administradores y supervisores ven este reporte.",
+                                                 "Only administrators and supervisors see this report."))
     pc = priority_changes.c
-    q = select(priority_changes).where(pc.tenant == claims.tenant).order_by(pc.at.desc(), pc.id.desc()).limit(limit)
+    q = select(priority_changes).where(pc.tenant == own).order_by(pc.at.desc(), pc.id.desc()).limit(limit)
     if since is not None:
         q = q.where(pc.at >= since)
     if until is not None:

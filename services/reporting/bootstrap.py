@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.reporting.adapters.db import inbox, outbox
+from services.reporting.adapters.db import inbox, outbox, progress, sessions
 from services.reporting.api import router
 from services.reporting.handlers import HANDLERS
 from shared.messaging.bus import Bus
@@ -16,7 +16,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def build(settings: Settings, bus: Bus | None = None) -> ServiceRuntime:
     rt = ServiceRuntime("reporting", settings, outbox=outbox, inbox=inbox, migrations=MIGRATIONS,
-                        handlers=HANDLERS, router=router, bus=bus, title="Atiende reporting")
+                        handlers={**HANDLERS, **sessions.handlers}, router=router, bus=bus,
+                        title="Atiende reporting", progress=progress)
+    rt.extras["sessions"] = sessions
     rt.extras["token_secret"] = settings.signing_secret()
     return rt
 

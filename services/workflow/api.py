@@ -1,4 +1,5 @@
-"""workflow's HTTP API: read a case's deadline (ops and other tools; agents use intake)."""
+"""workflow's HTTP API: read a case's deadline (ops and other tools; agents use intake). A valid
+user token is required, and only the token's tenant's cases are answered (shared/sessions.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from services.workflow.adapters.db import case_deadlines
-from shared.problems import Problem
+from shared.openapi import problem_responses
+from shared.refusals import not_found
 from shared.runtime import runtime_of
+from shared.sessions import CurrentCaller
 
 router = APIRouter(tags=["deadlines"])
 
@@ -26,10 +29,12 @@ class DeadlineOut(BaseModel):
     overdue_at: datetime | None
 
 
-@router.get("/deadlines/{case_id}", response_model=DeadlineOut)
-async def get_deadline(case_id: uuid.UUID, request: Request) -> DeadlineOut:
+@router.get("/deadlines/{case_id}", response_model=DeadlineOut, responses=problem_responses(401, 404))
+async def get_deadline(case_id: uuid.UUID, request: Request, who: CurrentCaller) -> DeadlineOut:
+    """Every role of the tenant reads deadlines (R4.4: viewers read); another tenant's case is 404."""
+    d = case_deadlines.c
     async with runtime_of(request).db.read() as conn:
-        row = (await conn.execute(select(case_deadlines).where(case_deadlines.c.case_id == case_id))).first()
+        row = (await conn.execute(select(case_deadlines).where(d.case_id == case_id, d.tenant == who.tenant))).first()
     if row is None:
-        raise Problem(404, "deadline-not-found", ("Plazo no encontrado", "Deadline not found"))
+        raise not_found(("Plazo no encontrado", "Deadline not found"))
     return DeadlineOut.model_validate(row, from_attributes=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.workflow.adapters.db import inbox, outbox, timers
+from services.workflow.adapters.db import inbox, outbox, progress, sessions, timers
 from services.workflow.api import router
 from services.workflow.handlers import HANDLERS, TIMER_FIRINGS
 from shared.messaging.bus import Bus
@@ -21,9 +21,12 @@ def build(settings: Settings, bus: Bus | None = None) -> ServiceRuntime:
         rt.extras["timers"] = poller
         return poller.run
 
-    return ServiceRuntime("workflow", settings, outbox=outbox, inbox=inbox, migrations=MIGRATIONS,
-                          handlers=HANDLERS, router=router, bus=bus, workers={"timers": timer_worker},
-                          title="Atiende workflow")
+    rt = ServiceRuntime("workflow", settings, outbox=outbox, inbox=inbox, migrations=MIGRATIONS,
+                        handlers={**HANDLERS, **sessions.handlers}, router=router, bus=bus,
+                        workers={"timers": timer_worker}, title="Atiende workflow", progress=progress)
+    rt.extras["sessions"] = sessions
+    rt.extras["token_secret"] = settings.signing_secret()
+    return rt
 
 
 def create_app():  # type: ignore[no-untyped-def]

@@ -21,7 +21,7 @@ from shared.contracts.events import (
 from shared.db import Tx, insert_ignoring_duplicates, utcnow
 from shared.logs import correlation_id
 from shared.messaging.bus import NotYet
-from shared.timers import cancel, schedule
+from shared.timers import FireFn, cancel, schedule
 
 SOURCE = "atiende/workflow"
 OVERDUE = "case.overdue"
@@ -110,4 +110,4 @@ async def on_reopened(tx: Tx, env: Envelope) -> None:
 HANDLERS = {"case.executed.v1": on_alert_ends, "case.finished.v1": on_alert_ends,
             "case.reopened.v1": on_reopened,
             "case.created.v1": on_case_created, "catalog.calendar_changed.v1": on_calendar_changed}
-TIMER_FIRINGS = {OVERDUE: fire_overdue}
+TIMER_FIRINGS: dict[str, FireFn] = {OVERDUE: fire_overdue}

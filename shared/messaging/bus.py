@@ -56,6 +56,12 @@ class Bus(Protocol):
     async def subscribe(self, service: str, event_types: list[str], handler: MessageHandler) -> None:
         """Declare the service's queue bound to ``event_types`` and start consuming."""
 
+    async def listen(self, name: str, patterns: list[str], handler: MessageHandler) -> None:
+        """A subscription of this process alone: every replica that listens gets every event
+        matching ``patterns`` (topic patterns, e.g. ``catalog.#``) on a transient queue
+        ``<ns>.<name>`` (exclusive, auto-delete). No inbox, no retry: for idempotent effects
+        such as clearing a cache; a failing handler is logged."""
+
     async def consumer_count(self, service: str) -> int:
         """Consumers the broker sees on the service's queue (readiness)."""
 

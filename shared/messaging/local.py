@@ -12,6 +12,7 @@ import logging
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import (
     Column,
@@ -34,7 +35,7 @@ from shared.contracts.envelope import Envelope
 from shared.db import _sqlite_pragmas
 from shared.logs import correlation_id
 from shared.messaging.bus import DeadLetter, MessageHandler, OutgoingMessage, PermanentError, describe_error
-from shared.messaging.topology import Topology
+from shared.messaging.topology import Topology, topic_matches
 
 log = logging.getLogger("atiende.localbus")
 
@@ -73,6 +74,7 @@ class LocalBus:
         self._routes: dict[str, set[str]] = defaultdict(set)
         self._wake: dict[str, asyncio.Event] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._listeners: list[tuple[list[str], MessageHandler]] = []
         self._started = False
 
     async def start(self) -> None:
@@ -106,7 +108,7 @@ class LocalBus:
 
     async def publish(self, msgs: list[OutgoingMessage]) -> None:
         now = _now_ms()
-        rows = []
+        rows: list[dict[str, Any]] = []
         for m in msgs:
             for q in self._routes.get(m.type) or {self.topology.unrouted}:
                 rows.append({"queue": q, "event_id": str(m.event_id), "type": m.type, "body": m.body,
@@ -116,6 +118,17 @@ class LocalBus:
         for q in {r["queue"] for r in rows}:
             if q in self._wake:
                 self._wake[q].set()
+        for patterns, handler in self._listeners:
+            for m in msgs:
+                if any(topic_matches(p, m.type) for p in patterns):
+                    try:
+                        await handler(Envelope.from_bytes(m.body))
+                    except Exception as exc:  # a listener's effect is best-effort (a cache)
+                        log.warning("listener failed: %s", describe_error(exc))
+
+    async def listen(self, name: str, patterns: list[str], handler: MessageHandler) -> None:
+        """In-process: called right after each matching publish (one process, one replica)."""
+        self._listeners.append((patterns, handler))
 
     async def subscribe(self, service: str, event_types: list[str], handler: MessageHandler) -> None:
         await self.declare(service, event_types)

@@ -22,7 +22,11 @@ the whole batch run in one transaction (one inbox INSERT, one commit), and two-p
 record theirs together and may do their outside effects together (``after_commit_batch``). Any
 failure rolls the batch back and the bus falls back to one message at a time, where the inbox
 drops whatever the batch had already completed: a batch changes how often we commit, never
-what is done or how often. One message is simply a batch of one."""
+what is done or how often. One message is simply a batch of one.
+
+With a ``progress`` table the processor also applies each subject's numbered events in order
+(``ordering.py``): a stale one is acked without effect, a gap waits (``OutOfOrder``, a
+``NotYet``); a service consuming any of intake's case events is subscribed to all of them."""
 
 from __future__ import annotations
 
@@ -38,6 +42,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from shared.contracts.envelope import Envelope
 from shared.contracts.events import parse_data
 from shared.db import Database, Tx, insert_many_ignoring_duplicates, utcnow
+from shared.messaging import ordering
 from shared.messaging.bus import NotYet
 
 log = logging.getLogger("atiende.processor")
@@ -61,14 +66,24 @@ class Handler:
 QUICK_RETRY_DELAYS_S = (0.05, 0.2, 0.5)
 
 
+async def only_progress(tx: Tx, env: Envelope) -> None:
+    """A numbered event this service does not act on: it only moves the subject's progress."""
+
+
 class EventProcessor:
-    def __init__(self, service: str, db: Database, inbox: Table, handlers: dict[str, Handler | TxHandler]) -> None:
+    def __init__(self, service: str, db: Database, inbox: Table, handlers: dict[str, Handler | TxHandler],
+                 *, progress: Table | None = None) -> None:
         self.service = service
         self.db = db
         self.inbox = inbox
+        self.progress = progress
         self.handlers = {k: v if isinstance(v, Handler) else Handler(v) for k, v in handlers.items()}
+        if progress is not None and ordering.CASE_EVENTS & set(self.handlers):
+            for t in ordering.CASE_EVENTS - set(self.handlers):
+                self.handlers[t] = Handler(only_progress)
         self.handled = 0
         self.duplicates = 0
+        self.stale = 0  # numbered events skipped as older than what was applied
 
     @property
     def event_types(self) -> list[str]:
@@ -106,6 +121,7 @@ class EventProcessor:
                 parse_data(env.type, env.data)
                 ids.add(env.id)
                 mine.append(env)
+        mine = ordering.in_subject_order(mine)
         atomic = [e for e in mine if not self._two_phase_handler(e)]
         two_phase = [e for e in mine if self._two_phase_handler(e)]
         if atomic:
@@ -117,9 +133,20 @@ class EventProcessor:
         async with self.db.transaction() as tx:
             fresh = await self._claim_inbox(tx, envs)
             for env in envs:
-                if env.id in fresh:
+                if env.id in fresh and await self._in_order(tx, env):
                     await self.handlers[env.type].handle(tx, env)
         self._count(envs, len(fresh))
+
+    async def _in_order(self, tx: Tx, env: Envelope) -> bool:
+        """Whether to apply ``env`` now (ordering, in this transaction); raises on a gap."""
+        if self.progress is None:
+            return True
+        if await ordering.claim(tx, self.progress, env) is ordering.Verdict.STALE:
+            self.stale += 1
+            log.info("stale event skipped (#%s of %s already applied)", env.sequence, env.subject,
+                     extra={"event_type": env.type, "event_id": str(env.id)})
+            return False
+        return True
 
     def _count(self, envs: list[Envelope], handled: int) -> None:
         self.handled += handled
@@ -148,7 +175,10 @@ class EventProcessor:
             return
         async with self.db.transaction() as tx:
             for env in todo:
-                await self.handlers[env.type].handle(tx, env)
+                # A stale one records nothing new; its outside effects still run below (a retry
+                # of an event whose record committed but whose e-mails did not all go out).
+                if await self._in_order(tx, env):
+                    await self.handlers[env.type].handle(tx, env)
         marked: set = set()
 
         async def mark_many(tx: Tx, done: list[Envelope]) -> None:

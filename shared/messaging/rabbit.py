@@ -121,7 +121,7 @@ class RabbitBus:
         name = self._exchange.name
         await asyncio.gather(*(ch.basic_publish(m.body, exchange=name, routing_key=m.type, mandatory=True,
                                                 properties=self._message(m.body, str(m.event_id), m.type).properties,
-                                                timeout=self.publish_timeout_s, wait=False)
+                                                timeout=self.publish_timeout_s, wait=False)  # type: ignore[call-arg]
                                for m in messages))
 
     async def _send_to_queue(self, queue: str, msg: AbstractIncomingMessage, headers: dict[str, Any]) -> None:
@@ -189,8 +189,31 @@ class RabbitBus:
         self._consume_channels[service] = ch
         self._queues[service] = queue
 
+    async def listen(self, name: str, patterns: list[str], handler: MessageHandler) -> None:
+        if self._conn is None:
+            raise ConnectionError("bus not started")
+        ch = await self._conn.channel()
+        await self._declare_exchanges(ch)
+        # Classic (quorum queues cannot be exclusive); gone with this connection. The robust
+        # channel declares it again after a reconnect (events in between are missed: the
+        # listener's effect must tolerate that, e.g. a cache that also expires).
+        queue = await ch.declare_queue(self.topology.listener_queue(name), durable=False, exclusive=True,
+                                       auto_delete=True)
+        for p in patterns:
+            await queue.bind(self.topology.events_exchange, routing_key=p)
+
+        async def on_message(msg: AbstractIncomingMessage) -> None:
+            try:
+                await handler(Envelope.from_bytes(msg.body))
+            except Exception as exc:
+                log.warning("listener %s failed: %s", name, describe_error(exc))
+
+        await queue.consume(on_message, no_ack=True)
+        self._consume_channels[name] = ch
+        self._queues[name] = queue
+
     async def _handle(self, service: str, msg: AbstractIncomingMessage, handler: MessageHandler) -> None:
-        attempt = int((msg.headers or {}).get("x-atiende-attempt", 1) or 1)
+        attempt = int(str((msg.headers or {}).get("x-atiende-attempt", 1) or 1))
         token = correlation_id.set(msg.correlation_id)
         try:
             try:
@@ -300,7 +323,7 @@ class RabbitBus:
                     break
                 h = m.headers or {}
                 out.append(DeadLetter(id=m.message_id or "", type=m.type or "",
-                                      attempts=int(h.get("x-atiende-attempt", 0) or 0),
+                                      attempts=int(str(h.get("x-atiende-attempt", 0) or 0)),
                                       error=str(h.get("x-atiende-error", h.get("x-death", ""))), body=m.body))
         finally:
             await ch.close()  # unacked gets go back to the DLQ

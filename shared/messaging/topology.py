@@ -10,6 +10,10 @@ r"""Broker topology: every name ops see in RabbitMQ's management dashboard comes
               attempts exhausted, permanent error, or delivery-limit hit:
                       <ns>.<svc>.dlq (quorum, no consumer; `atiende dlq` lists and replays)
 
+Per-replica listeners (``Bus.listen``, e.g. intake's catalog cache):
+
+    <ns>.events ──catalog.#──► <ns>.intake.cache.<replica-id> (classic, exclusive, auto-delete)
+
 Retry queues are addressed through the default exchange, so a retried message goes back to its
 own service only. Each retry queue has a fixed TTL (a per-message TTL would only expire at the
 queue head). Queue arguments cannot change once declared (PRECONDITION_FAILED): a new retry
@@ -53,3 +57,19 @@ class Topology:
 
     def dead_letter_queue(self, service: str) -> str:
         return f"{self.namespace}.{service}.dlq"
+
+    def listener_queue(self, name: str) -> str:
+        """A replica's transient queue (``name`` = ``<svc>.<purpose>.<replica-id>``)."""
+        return f"{self.namespace}.{name}"
+
+
+def topic_matches(pattern: str, routing_key: str) -> bool:
+    """AMQP topic matching: words split on dots, ``*`` is one word, ``#`` zero or more."""
+    def match(p: list[str], k: list[str]) -> bool:
+        if not p:
+            return not k
+        if p[0] == "#":
+            return any(match(p[1:], k[i:]) for i in range(len(k) + 1))
+        return bool(k) and (p[0] in ("*", k[0])) and match(p[1:], k[1:])
+
+    return match(pattern.split("."), routing_key.split("."))

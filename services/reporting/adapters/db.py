@@ -3,11 +3,15 @@
 from sqlalchemy import Boolean, Column, Index, Integer, MetaData, String, Table, Uuid
 
 from shared.db import UTCDateTime
+from shared.messaging.ordering import progress_table
 from shared.outbox import messaging_tables
+from shared.sessions import SessionCopies
 
 SCHEMA = "reporting"
 metadata = MetaData(schema=SCHEMA)
 outbox, inbox = messaging_tables(metadata)
+progress = progress_table(metadata)  # events in order (shared/messaging/ordering.py)
+sessions = SessionCopies(metadata)  # token checks (shared/sessions.py)
 
 case_facts = Table(
     "case_facts", metadata,

@@ -3,12 +3,16 @@
 from sqlalchemy import Column, Date, Integer, MetaData, String, Table, Uuid
 
 from shared.db import JsonType, UTCDateTime
+from shared.messaging.ordering import progress_table
 from shared.outbox import messaging_tables
+from shared.sessions import SessionCopies
 from shared.timers import timer_table
 
 SCHEMA = "workflow"
 metadata = MetaData(schema=SCHEMA)
 outbox, inbox = messaging_tables(metadata)
+progress = progress_table(metadata)  # events in order (shared/messaging/ordering.py)
+sessions = SessionCopies(metadata)  # token checks (shared/sessions.py)
 timers = timer_table(metadata)
 
 case_deadlines = Table(

@@ -1,0 +1,141 @@
+"""Events in order: each consumer applies a subject's events in the order its source numbered them.
+
+A source numbers the events about one subject 1, 2, 3… without gaps (``Envelope.sequence``;
+intake numbers a case's events with the case's version, ``case.created.v1`` = 1). A consumer
+keeps, per (source, subject), the last sequence it applied (``subject_progress``), read
+``FOR UPDATE`` in the same transaction as the handler's effects:
+
+    sequence <= last        stale or repeated: nothing is applied, the message is acked
+    sequence == last + 1    applied, and ``last`` moves to it in the same commit
+    sequence >  last + 1    a gap: ``OutOfOrder`` (a ``NotYet``) rolls the transaction back; the
+                            processor retries it in place for a moment, then the bus's retry
+                            queues do, then it is dead-lettered (a gap never filled is never
+                            applied silently)
+
+A subject with no row yet starts at 0 (its first event is 1). Events without a sequence are
+not ordered. Exact gap detection needs every numbered event of a subject: a service that
+consumes any of intake's case events is subscribed to all of them (``CASE_EVENTS``) by the
+processor, and the ones it does not act on only move its progress.
+
+Batches: the processor sorts a batch's events of one subject by sequence (they keep the batch
+positions of that subject), so ``v2, v1`` in one batch applies both; a gap fails the batch and
+the bus handles its messages one by one, where only the gapped one waits."""
+
+from __future__ import annotations
+
+import enum
+from collections import defaultdict
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy import BigInteger, Column, MetaData, String, Table, select, update
+
+from shared.contracts.envelope import Envelope
+from shared.db import Tx, UTCDateTime, insert_ignoring_duplicates, utcnow
+from shared.messaging.bus import NotYet
+
+# Every event type intake numbers with the case's version (subject = the case id). A consumer of
+# any of them receives all of them (see ``EventProcessor``), so a gap is a gap and not a type it
+# does not subscribe to. A new case event type intake numbers must be added here
+# (tests/test_event_routing.py checks the contracts that carry a case id).
+CASE_EVENTS: frozenset[str] = frozenset({
+    "case.created.v1", "case.executed.v1", "case.paused.v1", "case.resumed.v1", "case.finished.v1",
+    "case.reopened.v1", "case.commented.v1", "case.mail_requested.v1", "case.priority_changed.v1",
+    "case.assigned.v1", "attachment.added.v1", "task.created.v1", "task.closed.v1",
+    "workorder.requested.v1", "workorder.approved.v1", "workorder.rejected.v1", "workorder.executed.v1",
+    "activity.created.v1", "activity.completed.v1",
+})
+
+
+class OutOfOrder(NotYet):
+    """An earlier event of the same subject has not been applied yet (a gap): retried."""
+
+
+class Verdict(enum.Enum):
+    APPLY = "apply"
+    STALE = "stale"
+    GAP = "gap"
+
+
+def verdict(last: int, sequence: int) -> Verdict:
+    """The ordering rule (pure): what to do with event ``sequence`` when ``last`` was applied."""
+    if sequence <= last:
+        return Verdict.STALE
+    if sequence == last + 1:
+        return Verdict.APPLY
+    return Verdict.GAP
+
+
+def progress_table(metadata: MetaData) -> Table:
+    """The ``subject_progress`` table of one service (created by ``create_progress_table``)."""
+    return Table(
+        "subject_progress", metadata,
+        Column("source", String(80), primary_key=True),
+        Column("subject", String(120), primary_key=True),
+        Column("last_sequence", BigInteger(), nullable=False),
+        Column("updated_at", UTCDateTime(), nullable=False),
+    )
+
+
+def create_progress_table(schema: str) -> None:
+    """Migration helper: the table ``progress_table`` describes."""
+    op.create_table(
+        "subject_progress",
+        sa.Column("source", sa.String(80), primary_key=True),
+        sa.Column("subject", sa.String(120), primary_key=True),
+        sa.Column("last_sequence", sa.BigInteger(), nullable=False),
+        sa.Column("updated_at", UTCDateTime(), nullable=False),
+        schema=schema,
+    )
+
+
+def is_ordered(env: Envelope) -> bool:
+    return env.sequence is not None and env.subject is not None
+
+
+async def last_applied(tx: Tx, progress: Table, source: str, subject: str) -> int:
+    """The last sequence applied for (source, subject), 0 if none (locked until the commit)."""
+    p = progress.c
+    row = (await tx.conn.execute(select(p.last_sequence).where(p.source == source, p.subject == subject)
+                                 .with_for_update())).first()
+    return 0 if row is None else int(row.last_sequence)
+
+
+async def claim(tx: Tx, progress: Table, env: Envelope) -> Verdict:
+    """Inside the handler's transaction: decide on ``env`` and, when it is to be applied, move
+    the subject's progress to it (committed with the handler's effects). Raises ``OutOfOrder``
+    on a gap. Unordered events (no sequence) are always applied."""
+    if not is_ordered(env):
+        return Verdict.APPLY
+    assert env.sequence is not None and env.subject is not None
+    last = await last_applied(tx, progress, env.source, env.subject)
+    v = verdict(last, env.sequence)
+    if v is Verdict.GAP:
+        raise OutOfOrder(f"{env.type} #{env.sequence} of {env.subject} waits for #{last + 1}")
+    if v is Verdict.APPLY:
+        now = utcnow()
+        if last == 0:
+            inserted = await insert_ignoring_duplicates(tx.conn, progress, {
+                "source": env.source, "subject": env.subject, "last_sequence": env.sequence, "updated_at": now})
+            if not inserted:  # another replica applied this subject's first event meanwhile: look again
+                raise OutOfOrder(f"{env.subject}: progress created concurrently")
+        else:
+            await tx.conn.execute(update(progress).where(progress.c.source == env.source,
+                                                         progress.c.subject == env.subject)
+                                  .values(last_sequence=env.sequence, updated_at=now))
+    return v
+
+
+def in_subject_order(envs: list[Envelope]) -> list[Envelope]:
+    """The batch with each subject's ordered events sorted by sequence, in the positions that
+    subject's events had (other events stay where they were)."""
+    slots: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for i, env in enumerate(envs):
+        if is_ordered(env):
+            slots[(env.source, env.subject or "")].append(i)
+    out = list(envs)
+    for positions in slots.values():
+        for pos, env in zip(positions, sorted((envs[i] for i in positions), key=lambda e: e.sequence or 0),
+                            strict=True):
+            out[pos] = env
+    return out
