@@ -116,7 +116,7 @@ async def test_nul_and_lone_surrogates_in_hierarchy_bodies_are_422_naming_the_fi
     inter = (await c.post("/interactions", headers=admin, json={
         "party_id": party, "channel": "telefono", "summary": "Llamada."})).json()
     case = await rabbit_system.create_case(case_body(22))
-    users = {u["email"]: u["id"] for u in (await c.get("/users", headers=admin)).json()}
+    users = {u["email"]: u["id"] for u in (await c.get("/users", headers=admin)).json()["items"]}
     due = (date.today() + timedelta(days=2)).isoformat()
     task = (await c.post(f"/cases/{case['id']}/tasks", headers=admin, json={
         "title": "Revisar", "responsible_id": users[demo("ejecutiva")], "due_date": due})).json()
@@ -155,7 +155,7 @@ async def test_every_hierarchy_list_pages_with_limit_and_cursor_and_filters_befo
     attachments: ``{items, next_cursor}``; a cursor of another list, or a tampered one, is 422."""
     c = rabbit_system.intake
     admin = await rabbit_system.auth("admin")
-    users = {u["email"]: u["id"] for u in (await c.get("/users", headers=admin)).json()}
+    users = {u["email"]: u["id"] for u in (await c.get("/users", headers=admin)).json()["items"]}
     party = (await c.post("/parties", json={"kind": "stakeholder", "name": "Junta"}, headers=admin)).json()["id"]
     inter = (await c.post("/interactions", headers=admin, json={
         "party_id": party, "channel": "telefono", "summary": "Llamada."})).json()
@@ -231,7 +231,7 @@ async def test_r4_4_task_and_activity_rights_are_judged_on_the_case_as_locked(ra
     case = await rabbit_system.create_case(case_body(25))  # responsible: ejecutiva
     cid = case["id"]
     mine = await rabbit_system.auth("ejecutiva")
-    users = {u["email"]: u["id"] for u in (await c.get("/users", headers=await rabbit_system.auth("admin"))).json()}
+    users = {u["email"]: u["id"] for u in (await c.get("/users", headers=await rabbit_system.auth("admin"))).json()["items"]}
     task = {"title": "Revisar", "responsible_id": users[demo("ejecutiva")],
             "due_date": (date.today() + timedelta(days=2)).isoformat()}
     task_r, activity_r = await _reassign_while_locked(
