@@ -211,7 +211,7 @@ async def _reassign_while_locked(system: System, case_id: str, to: str, *request
     """Hold the case row locked, start ``requests``, reassign the case to ``to`` and commit."""
     engine = system.rt["intake"].db.engine
     users = {u["email"]: u["id"] for u in (await system.intake.get(
-        "/users", headers=await system.auth("admin"))).json()}
+        "/users", headers=await system.auth("admin"))).json()["items"]}
     async with engine.begin() as conn:
         await conn.execute(select(cases.c.id).where(cases.c.id == uuid.UUID(case_id)).with_for_update())
         running = [asyncio.ensure_future(r) for r in requests]
