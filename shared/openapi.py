@@ -8,7 +8,8 @@ Routes declare the refusals they can answer beside their own success response:
 
 ``install_openapi`` (every service's app, see ``shared/http.py``) then makes the whole document
 say the same, whatever a route declared: every 4xx is ``ProblemDetails`` as problem+json
-(FastAPI's ``HTTPValidationError`` is gone), a secured operation documents 401, one with
+(FastAPI's ``HTTPValidationError`` is gone), a secured operation (a security requirement, or an
+``Authorization``/``X-API-Key`` header parameter) documents 401, one with
 parameters or a body 422, one taking a body 413, and a route answering without a body
 (``response_class=Response``, 201/202/204) documents its success response without content.
 """
@@ -70,6 +71,7 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 EMPTY_STATUSES = frozenset({201, 202, 204})
 _FASTAPI_VALIDATION = ("HTTPValidationError", "ValidationError")
 _PROBLEM_REF = {"$ref": "#/components/schemas/ProblemDetails"}
+_CREDENTIAL_HEADERS = frozenset({"authorization", "x-api-key"})
 _METHODS = ("get", "put", "post", "delete", "patch", "options", "head", "trace")
 
 
@@ -119,6 +121,13 @@ def _problem(status: int) -> dict[str, Any]:
     return {"description": DESCRIPTIONS.get(status, "Problem"), "content": _problem_content()}
 
 
+def _secured(op: dict[str, Any]) -> bool:
+    """A security requirement, or a credential taken as a plain header (a bearer token or an
+    API key read with ``Header()``): either way a missing or bad one is a 401."""
+    return bool(op.get("security")) or any(
+        p.get("in") == "header" and p.get("name", "").lower() in _CREDENTIAL_HEADERS for p in op.get("parameters", []))
+
+
 def refine(schema: dict[str, Any], bodiless: set[tuple[str, str, str]] | None = None) -> dict[str, Any]:
     """The post-processing described in the module docstring, in place; returns ``schema``.
     ``bodiless``: (path, method, status) of success responses without a body."""
@@ -135,7 +144,7 @@ def refine(schema: dict[str, Any], bodiless: set[tuple[str, str, str]] | None = 
             if op is None:
                 continue
             responses: dict[str, Any] = op.setdefault("responses", {})
-            if op.get("security"):
+            if _secured(op):
                 responses.setdefault("401", _problem(401))
             if op.get("parameters") or op.get("requestBody"):
                 responses.setdefault("422", _problem(422))
