@@ -38,7 +38,7 @@ log = logging.getLogger("atiende.runtime")
 
 Worker = Callable[[], Awaitable[None]]
 HandlerMap = dict[str, Handler | TxHandler]
-__all__ = ["CorrelationIdMiddleware", "ServiceRuntime", "make_bus", "runtime_of"]
+__all__ = ["CorrelationIdMiddleware", "HandlerMap", "Readiness", "ServiceRuntime", "Worker", "make_bus", "runtime_of"]
 
 
 class Readiness(BaseModel):
