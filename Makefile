@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint distributed bench clean
+.PHONY: install run test lint typecheck distributed bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Atiende needs Python 3.11 or newer")'
@@ -26,6 +26,10 @@ test: install
 lint: install
 	$(VENV)/bin/ruff check .
 
+## Static types of shared/ and services/ (configuration: [tool.mypy] in pyproject.toml).
+typecheck: install
+	$(VENV)/bin/mypy
+
 ## RabbitMQ + PostgreSQL deployment on this machine: four processes (env from deploy/atiende.env.example).
 distributed: install
 	bash deploy/run-distributed.sh
@@ -34,4 +38,4 @@ bench: install
 	$(PY) bench/pipeline.py
 
 clean:
-	rm -rf var .pytest_cache .ruff_cache
+	rm -rf var .pytest_cache .ruff_cache .mypy_cache

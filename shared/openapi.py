@@ -5,13 +5,25 @@ Routes declare the refusals they can answer beside their own success response:
 
     @router.post("/cases/{case_id}/execute", response_model=ActionResult,
                  responses=problem_responses(403, 404, 409, 422))
+
+``install_openapi`` (every service's app, see ``shared/http.py``) then makes the whole document
+say the same, whatever a route declared: every 4xx is ``ProblemDetails`` as problem+json
+(FastAPI's ``HTTPValidationError`` is gone), a secured operation (a security requirement, or an
+``Authorization``/``X-API-Key`` header parameter) documents 401, one with
+parameters or a body 422, one taking a body 413, and a route answering without a body
+(``response_class=Response``, 201/202/204) documents its success response without content.
 """
 
 from __future__ import annotations
 
+import inspect
+import json
 from typing import Any
 
+from fastapi import FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel, Field
+from starlette.responses import Response
 
 from shared.problems import PROBLEM_JSON
 
@@ -54,3 +66,99 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {s: {"description": DESCRIPTIONS.get(s, "Problem"), "model": ProblemDetails,
                 "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}}}
             for s in statuses}
+
+
+EMPTY_STATUSES = frozenset({201, 202, 204})
+_FASTAPI_VALIDATION = ("HTTPValidationError", "ValidationError")
+_PROBLEM_REF = {"$ref": "#/components/schemas/ProblemDetails"}
+_CREDENTIAL_HEADERS = frozenset({"authorization", "x-api-key"})
+_METHODS = ("get", "put", "post", "delete", "patch", "options", "head", "trace")
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Wrap ``app.openapi``: FastAPI builds (and caches) the document, ``refine`` runs once on it."""
+    build = app.openapi
+    refined: list[dict[str, Any]] = []
+
+    def openapi() -> dict[str, Any]:
+        schema = build()
+        if not refined or refined[0] is not schema:  # FastAPI rebuilt it (routes changed)
+            refine(schema, _bodiless_operations(app))
+            refined[:] = [schema]
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to customise it
+
+
+def _bodiless_operations(app: FastAPI) -> set[tuple[str, str, str]]:
+    """(path, method, status) of the routes whose success response has no body."""
+    out: set[tuple[str, str, str]] = set()
+    for ctx in iter_route_contexts(app.routes):  # included routers' routes too, with their prefixes
+        route: Any = ctx
+        if not isinstance(ctx.original_route, APIRoute) or not route.include_in_schema \
+                or route.response_model is not None:
+            continue
+        status = route.status_code or 200
+        if status not in EMPTY_STATUSES:
+            continue
+        if route.response_class is Response or _returns_bare_response(route.endpoint):
+            out.update((route.path_format, m.lower(), str(status)) for m in route.methods)
+    return out
+
+
+def _returns_bare_response(endpoint: Any) -> bool:
+    try:
+        return inspect.signature(endpoint, eval_str=True).return_annotation is Response
+    except (NameError, TypeError, ValueError):
+        return False
+
+
+def _problem_content() -> dict[str, Any]:
+    return {PROBLEM_JSON: {"schema": dict(_PROBLEM_REF)}}
+
+
+def _problem(status: int) -> dict[str, Any]:
+    return {"description": DESCRIPTIONS.get(status, "Problem"), "content": _problem_content()}
+
+
+def _secured(op: dict[str, Any]) -> bool:
+    """A security requirement, or a credential taken as a plain header (a bearer token or an
+    API key read with ``Header()``): either way a missing or bad one is a 401."""
+    return bool(op.get("security")) or any(
+        p.get("in") == "header" and p.get("name", "").lower() in _CREDENTIAL_HEADERS for p in op.get("parameters", []))
+
+
+def refine(schema: dict[str, Any], bodiless: set[tuple[str, str, str]] | None = None) -> dict[str, Any]:
+    """The post-processing described in the module docstring, in place; returns ``schema``.
+    ``bodiless``: (path, method, status) of success responses without a body."""
+    bodiless = bodiless or set()
+    components = schema.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    problem = ProblemDetails.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, sub in problem.pop("$defs", {}).items():
+        schemas.setdefault(name, sub)
+    schemas.setdefault("ProblemDetails", problem)
+    for path, item in schema.get("paths", {}).items():
+        for method in _METHODS:
+            op = item.get(method)
+            if op is None:
+                continue
+            responses: dict[str, Any] = op.setdefault("responses", {})
+            if _secured(op):
+                responses.setdefault("401", _problem(401))
+            if op.get("parameters") or op.get("requestBody"):
+                responses.setdefault("422", _problem(422))
+            if op.get("requestBody"):
+                responses.setdefault("413", _problem(413))
+            for status, response in responses.items():
+                if status.startswith("4"):
+                    if response.get("description") in (None, "", "Validation Error"):
+                        response["description"] = DESCRIPTIONS.get(int(status), "Problem")
+                    response["content"] = _problem_content()
+                elif (path, method, status) in bodiless:
+                    response.pop("content", None)
+    for name in _FASTAPI_VALIDATION:  # HTTPValidationError first: it is what refers to ValidationError
+        others = {k: v for k, v in schemas.items() if k != name}
+        if f'"#/components/schemas/{name}"' not in json.dumps([schema.get("paths", {}), others]):
+            schemas.pop(name, None)
+    return schema

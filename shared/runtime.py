@@ -22,23 +22,30 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import Table
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.db import Database
-from shared.logs import configure_logging, correlation_id
+from shared.http import CorrelationIdMiddleware, make_app
+from shared.logs import configure_logging
 from shared.messaging.bus import Bus, MessageHandler
 from shared.messaging.local import LocalBus
 from shared.messaging.processor import EventProcessor, Handler, TxHandler
 from shared.messaging.rabbit import RabbitBus
 from shared.outbox import OutboxRelay
-from shared.problems import install_problem_handlers
 from shared.settings import Settings
 
 log = logging.getLogger("atiende.runtime")
 
 Worker = Callable[[], Awaitable[None]]
 HandlerMap = dict[str, Handler | TxHandler]
+__all__ = ["CorrelationIdMiddleware", "HandlerMap", "Readiness", "ServiceRuntime", "Worker", "make_bus", "runtime_of"]
+
+
+class Readiness(BaseModel):
+    status: str  # "ready" | "not ready"
+    service: str
+    checks: dict[str, Any]
 
 
 def make_bus(settings: Settings) -> Bus:
@@ -204,16 +211,15 @@ class ServiceRuntime:
             if started_here:
                 await runtime.stop()
 
-        app = FastAPI(title=self.title, lifespan=lifespan)
+        app = make_app(self.title, self.settings, lifespan)
         app.state.runtime = self
-        install_problem_handlers(app)
-        app.add_middleware(CorrelationIdMiddleware)
 
         @app.get("/health", tags=["ops"])
         async def health() -> dict[str, str]:
             return {"status": "ok", "service": runtime.name}
 
-        @app.get("/ready", tags=["ops"])
+        @app.get("/ready", tags=["ops"], response_model=Readiness,
+                 responses={503: {"model": Readiness, "description": "Not ready: see checks"}})
         async def ready() -> JSONResponse:
             ok, checks = await runtime.readiness()
             return JSONResponse({"status": "ready" if ok else "not ready", "service": runtime.name,
@@ -227,32 +233,3 @@ class ServiceRuntime:
 def runtime_of(request: Request) -> ServiceRuntime:
     rt: ServiceRuntime = request.app.state.runtime
     return rt
-
-
-class CorrelationIdMiddleware:
-    """Takes ``X-Correlation-ID`` from the request (or makes one), puts it in the logging context
-    and echoes it back; events emitted while handling the request carry it (pure ASGI: cheap)."""
-
-    header = b"x-correlation-id"
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        cid = next((v.decode("latin-1")[:100] for k, v in scope["headers"] if k == self.header), None) \
-            or str(uuid.uuid4())
-        token = correlation_id.set(cid)
-
-        async def send_with_header(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (self.header, cid.encode("latin-1"))]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_header)
-        finally:
-            correlation_id.reset(token)

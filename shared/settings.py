@@ -72,6 +72,13 @@ class Settings(BaseSettings):
     # Attachments (intake): largest file accepted, in bytes (PDF and images; stored in the database).
     attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
 
+    # Request bodies, every service (413 above, before anything parses them): JSON and forms;
+    # multipart uploads (unset: the attachment limit plus 1 MiB for the parts' headers, so an
+    # oversize file still gets the attachments' own answer). JSON nested deeper is a 422.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_upload_bytes: int | None = Field(default=None, ge=1024)
+    max_json_depth: int = Field(default=32, ge=2, le=1000)
+
     log_level: str = "INFO"
     log_json: bool = True
 
@@ -82,6 +89,13 @@ class Settings(BaseSettings):
             v = v.strip()
             return json.loads(v) if v.startswith("[") else [float(x) for x in v.split(",") if x.strip()]
         return v
+
+    @property
+    def upload_body_limit(self) -> int:
+        """Largest ``multipart/form-data`` body accepted, in bytes."""
+        if self.max_upload_bytes is not None:
+            return self.max_upload_bytes
+        return self.attachment_max_bytes + 1024 * 1024
 
     @property
     def embedded(self) -> bool:
