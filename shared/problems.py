@@ -141,6 +141,12 @@ def validation_errors(errors: list[dict[str, Any]], lang: str) -> list[dict[str,
     return out
 
 
+_LIBRARY_DETAILS: dict[str, tuple[str, str]] = {
+    "There was an error parsing the body": ("No se pudo leer el cuerpo de la solicitud.",
+                                            "The request body could not be parsed."),
+}
+
+
 def _phrase(status: int) -> str:
     try:
         return HTTPStatus(status).phrase
@@ -176,6 +182,8 @@ def install_problem_handlers(app: FastAPI) -> None:
         # localised title says the same.
         generic = {*_TITLES.get(exc.status_code, ()), _phrase(exc.status_code)}
         detail = exc.detail if isinstance(exc.detail, str) and exc.detail not in generic else None
+        if detail in _LIBRARY_DETAILS:  # FastAPI's own English sentences
+            detail = _LIBRARY_DETAILS[detail][i]
         return problem_response(request, exc.status_code, f"http-{exc.status_code}", title, detail)
 
     @app.exception_handler(sqlalchemy.exc.TimeoutError)

@@ -41,9 +41,7 @@ from shared.messaging.bus import NotYet
 CASE_EVENTS: frozenset[str] = frozenset({
     "case.created.v1", "case.executed.v1", "case.paused.v1", "case.resumed.v1", "case.finished.v1",
     "case.reopened.v1", "case.commented.v1", "case.mail_requested.v1", "case.priority_changed.v1",
-    "case.assigned.v1", "attachment.added.v1", "task.created.v1", "task.closed.v1",
-    "workorder.requested.v1", "workorder.approved.v1", "workorder.rejected.v1", "workorder.executed.v1",
-    "activity.created.v1", "activity.completed.v1",
+    "case.assigned.v1",
 })
 
 

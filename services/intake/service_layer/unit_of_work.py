@@ -27,6 +27,7 @@ from services.intake.adapters.db import cases
 from shared.contracts.envelope import Envelope
 from shared.db import Database, Tx, utcnow
 from shared.logs import correlation_id
+from shared.messaging.ordering import CASE_EVENTS
 
 SOURCE = "atiende/intake"
 
@@ -94,6 +95,8 @@ class UnitOfWork:
     async def emit_case_event(self, case: CaseLike, type_: str, payload: BaseModel, *, created: bool = False) -> int:
         """An event about ``case``, numbered with the case's next version (returned). ``created``:
         the case row was inserted in this transaction with version 1, and this is its first event."""
+        if type_ not in CASE_EVENTS:  # its consumers would not be subscribed to it: a gap for ever
+            raise ValueError(f"{type_} is not in shared.messaging.ordering.CASE_EVENTS")
         if created:
             self._versions[case.id] = (1, 1)
             version = 1
