@@ -111,12 +111,12 @@ class Database:
         # (under READ COMMITTED each statement sees its own snapshot either way).
         self._reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
-    def read(self) -> Any:
+    def read(self) -> AsyncConnection:
         """A connection for reads (``async with db.read() as conn``): no transaction around it.
         Writes belong in ``transaction()``."""
         return self._reader.connect()
 
-    def autocommit(self) -> Any:
+    def autocommit(self) -> AsyncConnection:
         """A connection where each statement commits on its own (a deliberate one-statement write)."""
         return self._reader.connect()
 

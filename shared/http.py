@@ -14,6 +14,7 @@ Body limits (``BodyLimitMiddleware``), checked before anything parses the body:
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Callable
@@ -35,7 +36,7 @@ STATIC_DOCS = "/static/docs"
 
 
 def make_app(title: str, settings: Settings, lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
-             description: str = "") -> FastAPI:
+             description: str = "", body_limits: dict[str, int] | None = None) -> FastAPI:
     """The FastAPI app of a service, without its routes (the runtime adds /health, /ready and the
     service's router)."""
     # fastapi-offline serves swagger-ui and redoc from the package's own copies. No validator
@@ -46,7 +47,8 @@ def make_app(title: str, settings: Settings, lifespan: Callable[[FastAPI], Abstr
     install_problem_handlers(app)
     install_openapi(app)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes,
-                       max_upload_bytes=settings.upload_body_limit, max_json_depth=settings.max_json_depth)
+                       max_upload_bytes=settings.upload_body_limit, max_json_depth=settings.max_json_depth,
+                       path_limits=body_limits or {})
     app.add_middleware(CorrelationIdMiddleware)  # outermost: refusals of the limits carry it too
     return app
 
@@ -111,6 +113,38 @@ def json_too_deep(body: bytes, max_depth: int) -> bool:
     return False
 
 
+_JSON_TOKENS_AND_SEPARATORS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}:,]', re.DOTALL)
+
+
+def deep_field(body: bytes, max_depth: int) -> str | None:
+    """The top-level member (key, or index of a top-level array) under which ``body`` first nests
+    deeper than ``max_depth``: the field a refusal names. Only called on refused bodies."""
+    depth, field, root_is_array, key_next = 0, None, False, False
+    for m in _JSON_TOKENS_AND_SEPARATORS.finditer(body):
+        c = body[m.start()]
+        if c in _OPEN:
+            depth += 1
+            if depth == 1:
+                root_is_array, key_next = c == 0x5B, c == 0x7B
+                field = "0" if root_is_array else None
+            elif depth > max_depth:
+                return field
+        elif c in (0x5D, 0x7D):
+            depth = max(depth - 1, 0)
+        elif depth == 1 and c == 0x2C:  # ","
+            if root_is_array:
+                field = str(int(field or "0") + 1)
+            else:
+                key_next = True
+        elif depth == 1 and c == 0x22 and key_next:
+            try:
+                field = json.loads(m.group())
+            except ValueError:
+                field = None
+            key_next = False
+    return field
+
+
 class BodyTooLarge(HTTPException):
     """Raised from ``receive`` once a streamed body passes the limit: it stops whatever is
     parsing (FastAPI re-raises HTTP exceptions from body parsing); the middleware answers."""
@@ -133,8 +167,10 @@ class BodyLimitMiddleware:
     JSON bodies (at most ``max_body_bytes``) are read here, checked, then handed to the app as
     one message; other bodies stream through, counted."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, max_upload_bytes: int, max_json_depth: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, max_upload_bytes: int, max_json_depth: int,
+                 path_limits: dict[str, int] | None = None) -> None:
         self.app = app
+        self.path_limits = path_limits or {}  # a route that takes more (e.g. an import file) names its path
         self.max_body_bytes = max_body_bytes
         self.max_upload_bytes = max_upload_bytes
         self.max_json_depth = max_json_depth
@@ -156,7 +192,8 @@ class BodyLimitMiddleware:
         if length is None and not chunked:  # no body (GET, DELETE…)
             await self.app(scope, receive, send)
             return
-        limit = self.max_upload_bytes if content_type == b"multipart/form-data" else self.max_body_bytes
+        limit = self.path_limits.get(scope["path"]) or (
+            self.max_upload_bytes if content_type == b"multipart/form-data" else self.max_body_bytes)
         if length is not None and length.isdigit() and int(length) > limit:
             await self._too_large(scope, receive, send, limit)
             return
@@ -182,7 +219,7 @@ class BodyLimitMiddleware:
                 break
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         if json_too_deep(body, self.max_json_depth):
-            await self._too_deep(scope, receive, send)
+            await self._too_deep(scope, receive, send, body)
             return
         replayed = False
 
@@ -236,13 +273,15 @@ class BodyLimitMiddleware:
         response.headers["Connection"] = "close"  # the rest of the body is not read
         await response(scope, receive, send)
 
-    async def _too_deep(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _too_deep(self, scope: Scope, receive: Receive, send: Send, body: bytes) -> None:
         request = Request(scope)
         i = 0 if language(request) == "es" else 1
         n = self.max_json_depth
         message = (f"El JSON está anidado a más de {n} niveles.", f"The JSON is nested more than {n} levels deep.")[i]
         detail = ("1 campo(s) con errores; no se guardó nada.", "1 field(s) with errors; nothing was stored.")[i]
-        errors: list[dict[str, Any]] = [{"pointer": "#/body", "field": "body", "message": message,
+        field = deep_field(body, n)
+        pointer = "#/body" if field is None else "#/body/" + field.replace("~", "~0").replace("/", "~1")
+        errors: list[dict[str, Any]] = [{"pointer": pointer, "field": field or "body", "message": message,
                                          "code": "json_too_deep", "max_depth": n}]
         response = problem_response(request, 422, "validation", TITLES[422][i], detail, errors)
         await response(scope, receive, send)

@@ -74,6 +74,19 @@ def not_found(what: Text) -> Refused:
     return Refused(404, "not-found", what)
 
 
+def unauthenticated(detail: Text) -> Refused:
+    """401 with ``WWW-Authenticate: Bearer`` (RFC 6750): the caller is not (or no longer) known."""
+    return Refused(401, "unauthenticated", TITLES[401], detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+# Why a token is refused, the same words on every service.
+TOKEN_MISSING: Text = ("Inicie sesión: falta el token de acceso.", "Log in: the access token is missing.")
+TOKEN_EXPIRED: Text = ("La sesión expiró; inicie sesión de nuevo.", "The session expired; log in again.")
+TOKEN_INVALID: Text = ("El token no es válido.", "Invalid token.")
+TOKEN_REVOKED: Text = ("El token fue revocado; inicie sesión de nuevo.", "The token was revoked; log in again.")
+USER_DEACTIVATED: Text = ("El usuario está desactivado.", "The user is deactivated.")
+
+
 def conflict(code: str, title: Text, detail: Text | None = None, errors: list[dict[str, Any]] | None = None,
              **extra: Any) -> Refused:
     """409: the request is valid but the object's state does not allow it now."""

@@ -62,8 +62,10 @@ class ServiceRuntime:
                  handlers: HandlerMap | Callable[[ServiceRuntime], HandlerMap], router: APIRouter | None = None,
                  bus: Bus | None = None, workers: dict[str, Callable[[ServiceRuntime], Worker]] | None = None,
                  on_started: Callable[[ServiceRuntime], Awaitable[None]] | None = None,
-                 title: str | None = None, progress: Table | None = None) -> None:
+                 title: str | None = None, progress: Table | None = None,
+                 body_limits: dict[str, int] | None = None) -> None:
         self.name = name
+        self.body_limits = body_limits or {}  # path -> bytes, for routes that take more than the default
         self.settings = settings
         self.migrations = migrations
         self.db = Database(settings.database_url_for(name), name, outbox, pool_size=settings.db_pool_size,
@@ -211,7 +213,7 @@ class ServiceRuntime:
             if started_here:
                 await runtime.stop()
 
-        app = make_app(self.title, self.settings, lifespan)
+        app = make_app(self.title, self.settings, lifespan, body_limits=self.body_limits)
         app.state.runtime = self
 
         @app.get("/health", tags=["ops"])

@@ -32,20 +32,23 @@ from shared.auth import InvalidToken, verify_token
 from shared.contracts.envelope import Envelope
 from shared.contracts.events import UserProfile, UserSessionRevoked
 from shared.db import Database, JsonType, Tx, UTCDateTime, insert_ignoring_duplicates, utcnow
-from shared.refusals import Refused, Text, forbidden
+from shared.refusals import (
+    TOKEN_EXPIRED,
+    TOKEN_INVALID,
+    TOKEN_MISSING,
+    TOKEN_REVOKED,
+    USER_DEACTIVATED,
+    Text,
+    forbidden,
+    unauthenticated,
+)
 
-_UNAUTH = ("No autenticado", "Not authenticated")
-MISSING: Text = ("Inicie sesión: falta el token de acceso.", "Log in: the access token is missing.")
-EXPIRED: Text = ("La sesión expiró; inicie sesión de nuevo.", "The session expired; log in again.")
-INVALID: Text = ("El token no es válido.", "Invalid token.")
-REVOKED: Text = ("El token fue revocado; inicie sesión de nuevo.", "The token was revoked; log in again.")
-DEACTIVATED: Text = ("El usuario está desactivado.", "The user is deactivated.")
+MISSING, EXPIRED, INVALID, REVOKED, DEACTIVATED = (TOKEN_MISSING, TOKEN_EXPIRED, TOKEN_INVALID, TOKEN_REVOKED,
+                                                   USER_DEACTIVATED)
 API_KEY: Text = ("Este servicio acepta sólo tokens de usuario, no claves de API.",
                  "This service accepts user tokens only, not API keys.")
 
 
-def unauthenticated(detail: Text) -> Refused:
-    return Refused(401, "unauthenticated", _UNAUTH, detail, headers={"WWW-Authenticate": "Bearer"})
 
 
 @dataclass(frozen=True)

@@ -104,7 +104,8 @@ async def test_deeply_nested_json_is_a_422_problem_not_a_500(rabbit_system: Syst
     r = await rabbit_system.intake.post("/cases", content=deep, headers={**admin, "Content-Type": "application/json"})
     assert r.status_code == 422, r.text
     err = r.json()["errors"][0]
-    assert err["code"] == "json_too_deep" and err["field"] == "body" and err["pointer"] == "#/body"
+    # the top-level field under which it nests too deep: the field a form can highlight
+    assert err["code"] == "json_too_deep" and err["field"] == "subject" and err["pointer"] == "#/body/subject"
     assert err["message"] == "El JSON está anidado a más de 32 niveles."
     r = await rabbit_system.intake.post("/cases", content=deep, headers={
         **admin, "Content-Type": "application/json", "Accept-Language": "en"})

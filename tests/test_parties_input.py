@@ -172,7 +172,7 @@ async def test_r2_1_deep_huge_or_overlong_imports_are_refused_whole_and_nothing_
 
     # A document nested beyond what Python's parser takes, and a row nested beyond the bound.
     r = await post(b"[" * 100_000 + b"]" * 100_000)
-    assert errors_of(r) == [("#/body/body", "json_too_deep")]  # "body": the file as a whole
+    assert errors_of(r) == [("#/body/0", "json_too_deep")]  # the first row is where it nests too deep
     deep_row = {"external_id": "S-1", "name": "X", "meter": json.loads("[" * 20 + "]" * 20)}
     r = await post(json.dumps({"supplies": [_rows(1)[0], deep_row]}).encode())
     assert errors_of(r) == [("#/body/supplies/1/meter", "json_too_deep")] and r.json()["errors"][0]["row"] == 2

@@ -7,6 +7,7 @@ from pathlib import Path
 from services.intake.adapters.db import inbox, outbox
 from services.intake.adapters.repository import CatalogCache
 from services.intake.api import router
+from services.intake.domain.parties import MAX_IMPORT_BYTES
 from services.intake.handlers import HANDLERS
 from shared.contracts.envelope import Envelope
 from shared.messaging.bus import Bus
@@ -18,7 +19,10 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def build(settings: Settings, bus: Bus | None = None) -> ServiceRuntime:
     rt = ServiceRuntime("intake", settings, outbox=outbox, inbox=inbox, migrations=MIGRATIONS, handlers=HANDLERS,
-                        router=router, bus=bus, title="Atiende intake (public API)")
+                        router=router, bus=bus, title="Atiende intake (public API)",
+                        # The supplies import takes a billing file: its own bound (and 413 text) applies,
+                        # so the general limit stands a little above it.
+                        body_limits={"/supplies/import": MAX_IMPORT_BYTES + 1024 * 1024})
     cache = rt.extras["catalog"] = CatalogCache(rt.db)
 
     async def catalog_changed(env: Envelope) -> None:

@@ -277,7 +277,7 @@ async def load_catalog(tx: Tx, tenant: str) -> int:
             await catalog_store.save_case_type(tx, tenant, code, demo_case_type(tenant, code, es, en, 0, rules),
                                                create=True)
             added += 1
-    if (await catalog_store.get_calendar(tx.conn, tenant)).version is None:  # type: ignore[union-attr]
+    if (await catalog_store.get_calendar(tx.conn, tenant)).version is None:
         c = cat["calendar"]
         row = (await tx.conn.execute(select(tenants).where(tenants.c.slug == tenant))).one()
         await catalog_store.save_calendar(

@@ -87,14 +87,14 @@ class AreaOut(EntryOut):
 class ProjectIn(EntryIn):
     model_config = ConfigDict(json_schema_extra={"example": {
         "code": "granel", "name_es": "Gas granel", "name_en": "Bulk gas", "business_line": "bulk"}})
-    business_line: BusinessLine | None = Field(  # type: ignore[valid-type]
+    business_line: BusinessLine | None = Field(
         default=None, description="R3.5: the gas line triage applies (meter customers file their follow-ups "
                                   "themselves); null: none")
 
 
 class ProjectPatch(EntryPatch):
     model_config = ConfigDict(json_schema_extra={"example": {"business_line": "packaged"}})
-    business_line: BusinessLine | None = Field(default=None, description="null: none")  # type: ignore[valid-type]
+    business_line: BusinessLine | None = Field(default=None, description="null: none")
 
 
 class ProjectOut(EntryOut):
@@ -275,10 +275,10 @@ class CaseTypeIn(InputModel):
     pinned: PinnedIn = Field(default_factory=PinnedIn)
     default_priority: Priority | None = Field(default=None, description="normal unless pinned (R0.3: never urgent)")
     is_follow_up: bool = Field(default=False, description="A follow-up of an earlier case (R3.1)")
-    follow_up_kind: FollowUpKind | None = Field(default=None, description=FOLLOW_UP_KIND_DOC)  # type: ignore[valid-type]
+    follow_up_kind: FollowUpKind | None = Field(default=None, description=FOLLOW_UP_KIND_DOC)
     requires_attachments_to_finish: bool = Field(default=False, description="e.g. the signed letter (R1.2)")
     requires_interaction: bool = Field(default=False, description="R2.3: its cases are entered under an interaction")
-    required_fields: list[RequiredField] = Field(default_factory=list)  # type: ignore[valid-type]
+    required_fields: list[RequiredField] = Field(default_factory=list)
     projects: list[Code] | None = Field(default=None, min_length=1,
                                         description="Projects where the type exists; null: all (R4.2)")
     active: bool = True
@@ -294,10 +294,10 @@ class CaseTypePatch(InputModel):
     pinned: PinnedIn | None = Field(default=None, description="Replaces the pinned fields as a whole")
     default_priority: Priority | None = Field(default=None, description="null: back to normal (or the pinned one)")
     is_follow_up: bool | None = None
-    follow_up_kind: FollowUpKind | None = Field(default=None, description=FOLLOW_UP_KIND_DOC)  # type: ignore[valid-type]
+    follow_up_kind: FollowUpKind | None = Field(default=None, description=FOLLOW_UP_KIND_DOC)
     requires_attachments_to_finish: bool | None = None
     requires_interaction: bool | None = None
-    required_fields: list[RequiredField] | None = None  # type: ignore[valid-type]
+    required_fields: list[RequiredField] | None = None
     projects: list[Code] | None = Field(default=None, min_length=1, description="null: every project")
     active: bool | None = None
 

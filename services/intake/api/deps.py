@@ -14,10 +14,10 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 
 from services.intake.domain.access import Principal, can_administer
-from services.intake.domain.accounts import unauthenticated
 from services.intake.service_layer import accounts
 from shared.db import Database
 from shared.problems import forbidden
+from shared.refusals import TOKEN_MISSING, unauthenticated
 from shared.runtime import runtime_of
 from shared.settings import Settings
 
@@ -60,7 +60,7 @@ async def authenticate(db: Db, secret: TokenSecret,
     if x_api_key:
         return await accounts.principal_of_api_key(db, x_api_key)
     if not token or not token.strip():
-        raise unauthenticated(("Inicie sesión: falta el token de acceso.", "Log in: the access token is missing."))
+        raise unauthenticated(TOKEN_MISSING)
     return await accounts.principal_of_token(db, secret, token.strip())
 
 

@@ -11,9 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from services.intake.domain.access import Role
-from shared.refusals import TITLES, Refused
-
-Text = tuple[str, str]  # (es, en)
+from shared.refusals import Text
 
 # Roles an admin may give (API keys act as ``integration``; no user holds it).
 ASSIGNABLE_ROLES = [r.value for r in Role if r != Role.INTEGRATION]
@@ -26,11 +24,6 @@ UNKNOWN_PROJECT: Text = ("No existe un proyecto con ese código en este cliente.
                          "This tenant has no project with that code.")
 INACTIVE_PROJECT: Text = ("El proyecto está inactivo; reactívelo en el catálogo o elija otro.",
                           "That project is inactive; reactivate it in the catalog or pick another.")
-
-
-def unauthenticated(detail: Text) -> Refused:
-    """401 with ``WWW-Authenticate: Bearer`` (RFC 6750): the caller is not (or no longer) known."""
-    return Refused(401, "unauthenticated", TITLES[401], detail, headers={"WWW-Authenticate": "Bearer"})
 
 
 def unique(values: Iterable[str]) -> list[str]:

@@ -38,7 +38,18 @@ from shared.contracts.events import UserInvited, UserProfile, UserSessionRevoked
 from shared.db import Database, Tx, utcnow
 from shared.logs import correlation_id
 from shared.paging import Page, PageQuery
-from shared.refusals import FieldErrors, Refused, field_error, invalid, not_found
+from shared.refusals import (
+    TOKEN_EXPIRED,
+    TOKEN_INVALID,
+    TOKEN_REVOKED,
+    USER_DEACTIVATED,
+    FieldErrors,
+    Refused,
+    field_error,
+    invalid,
+    not_found,
+    unauthenticated,
+)
 from shared.settings import Settings
 
 SOURCE = "atiende/intake"
@@ -110,7 +121,7 @@ async def principal_of_api_key(db: Database, key: str) -> Principal:
     async with db.read() as conn:
         row = await q.api_key_by_hash(conn, digest(key))
     if row is None or row.revoked_at is not None:
-        raise rules.unauthenticated(("La clave de API no es válida o fue revocada.", "Invalid or revoked API key."))
+        raise unauthenticated(("La clave de API no es válida o fue revocada.", "Invalid or revoked API key."))
     if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
         async with db.engine.begin() as conn:  # coarse: at most one write a minute per key
             await q.touch_api_key(conn, row.id, now)
@@ -122,19 +133,17 @@ async def principal_of_token(db: Database, secret: str, token: str) -> Principal
         claims = verify_token(secret, token)
     except InvalidToken as exc:
         if exc.reason == "expired":
-            raise rules.unauthenticated(("La sesión expiró; inicie sesión de nuevo.",
-                                         "The session expired; log in again.")) from None
-        raise rules.unauthenticated(("El token no es válido.", "Invalid token.")) from None
+            raise unauthenticated(TOKEN_EXPIRED) from None
+        raise unauthenticated(TOKEN_INVALID) from None
     # intake checks its token table too: logout and deactivation take effect at once.
     async with db.read() as conn:
         row = await q.session(conn, digest(claims.jti))
     if row is None or row.revoked_at is not None or row.tenant != claims.tenant:
-        raise rules.unauthenticated(("El token fue revocado; inicie sesión de nuevo.",
-                                     "The token was revoked; log in again."))
+        raise unauthenticated(TOKEN_REVOKED)
     if row.expires_at <= utcnow():
-        raise rules.unauthenticated(("La sesión expiró; inicie sesión de nuevo.", "The session expired; log in again."))
+        raise unauthenticated(TOKEN_EXPIRED)
     if not row.active:
-        raise rules.unauthenticated(("El usuario está desactivado.", "The user is deactivated."))
+        raise unauthenticated(USER_DEACTIVATED)
     # Roles and projects come from the table, not the token: a change applies to the next request.
     return Principal(tenant=row.tenant, roles=frozenset(Role(r) for r in row.roles), user_id=row.id,
                      email=row.email, name=row.name, projects=frozenset(row.projects), token_id=claims.jti)
@@ -167,7 +176,7 @@ async def log_in(db: Database, settings: Settings, secret: str, *, tenant: str, 
                                            lock_minutes=settings.login_lock_minutes)
                 await q.update_user(uow.conn, user.id, {"failed_logins": step.failed_logins,
                                                         "locked_until": step.locked_until})
-            refusal = rules.unauthenticated(rules.WRONG_CREDENTIALS)  # raised after the commit
+            refusal = unauthenticated(rules.WRONG_CREDENTIALS)  # raised after the commit
         else:
             _refuse_if_locked(user, now)  # locked meanwhile by a concurrent failure
             jti = new_token()

@@ -22,7 +22,7 @@ depends_on = None
 S = "intake"
 
 
-def _entry_table(name: str, *extra: sa.Column) -> None:  # type: ignore[type-arg]
+def _entry_table(name: str, *extra: sa.Column) -> None:
     op.create_table(
         name,
         sa.Column("tenant", sa.String(60), sa.ForeignKey(f"{S}.tenants.slug"), primary_key=True),
