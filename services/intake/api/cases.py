@@ -3,22 +3,20 @@ transaction are ``service_layer/cases.py``; this parses and answers."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from services.intake.api.deps import CurrentPrincipal
 from services.intake.domain import lifecycle
 from services.intake.service_layer import cases
+from shared.body import documented_body, parse_keeping
 from shared.fields import InputModel
 from shared.openapi import problem_responses
-from shared.problems import validation_errors
-from shared.refusals import field_error, invalid
 from shared.runtime import runtime_of
 
 router = APIRouter(tags=["cases"])
@@ -149,61 +147,7 @@ def _present(row: Any) -> dict[str, Any]:
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)]
 
 
-def _inline_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """The model's JSON schema with its ``$defs`` written in place (the body is documented by
-    hand, see ``create_case``)."""
-    schema = model.model_json_schema()
-    defs = schema.pop("$defs", {})
-
-    def inline(node: Any) -> Any:
-        if isinstance(node, dict):
-            ref = node.get("$ref")
-            if isinstance(ref, str) and ref.startswith("#/$defs/"):
-                return inline(defs[ref.removeprefix("#/$defs/")])
-            return {k: inline(v) for k, v in node.items()}
-        if isinstance(node, list):
-            return [inline(v) for v in node]
-        return node
-    return inline(schema)  # type: ignore[no-any-return]
-
-
-_CASE_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": _inline_schema(CaseIn)}}}}
-_FIELD_ADAPTERS: dict[str, TypeAdapter[Any]] = {
-    name: TypeAdapter(Annotated[f.annotation, f]) for name, f in CaseIn.model_fields.items()}  # type: ignore[arg-type]
-
-
-def _parse(raw: bytes) -> tuple[CaseIn, list[dict[str, Any]] | None]:
-    """The body as a ``CaseIn`` — or, when it breaks the schema, its errors (es, en) and a
-    ``CaseIn`` carrying only its valid fields, for the checks that can still be made."""
-    try:
-        data = json.loads(raw)
-    except (ValueError, RecursionError):
-        raise invalid(field_error("body", ("El cuerpo no es JSON válido.", "The body is not valid JSON."),
-                                  "json_invalid")) from None
-    try:
-        return CaseIn.model_validate(data), None
-    except ValidationError as exc:
-        errs: list[dict[str, Any]] = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
-    errors = [{**es, "message": (es["message"], en["message"])}
-              for es, en in zip(validation_errors(errs, "es"), validation_errors(errs, "en"), strict=True)]
-    bad = {e["loc"][1] for e in errs if len(e["loc"]) > 1}
-    values: dict[str, Any] = {name: f.get_default(call_default_factory=True) for name, f in CaseIn.model_fields.items()}
-    given: set[str] = set()
-    if isinstance(data, dict):
-        for name, value in data.items():
-            if name in _FIELD_ADAPTERS and name not in bad:
-                try:
-                    values[name] = _FIELD_ADAPTERS[name].validate_python(value)
-                    given.add(name)
-                except ValidationError:
-                    values[name] = None
-    for name in CaseIn.model_fields:
-        if name not in given and CaseIn.model_fields[name].is_required():
-            values[name] = None
-    return CaseIn.model_construct(_fields_set=given, **values), errors
-
-
-@router.post("/cases", status_code=201, response_model=CaseOut, openapi_extra=_CASE_BODY,
+@router.post("/cases", status_code=201, response_model=CaseOut, openapi_extra=documented_body(CaseIn),
              responses=problem_responses(401, 403, 409, 422))
 async def create_case(request: Request, p: CurrentPrincipal, idempotency_key: IdempotencyKey = None) -> JSONResponse:
     """Register a customer's request (R4.2, R4.3) in the caller's tenant. The response deadline is
@@ -212,7 +156,7 @@ async def create_case(request: Request, p: CurrentPrincipal, idempotency_key: Id
     must be an active entry of the tenant's catalog; a bad body lists all its problems at once.
     A late-response or disagreement follow-up (``follow_up_of``) is refused with 409 when R3.4
     says to escalate to the supervisor without a new request (rules 6–8)."""
-    body, schema_errors = _parse(await request.body())
+    body, schema_errors = parse_keeping(CaseIn, await request.body())
     rt = runtime_of(request)
     made = await cases.create_case(rt.db, rt.extras["catalog"], p, body, present=_present,
                                    schema_errors=schema_errors, idempotency_key=idempotency_key)
