@@ -409,8 +409,10 @@ def case_api_shape(port: int) -> tuple[str, list[str]]:
     import httpx
 
     doc = httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=10).json()
-    ref = doc["paths"]["/cases"]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
-    props = list(doc["components"]["schemas"][ref.rsplit("/", 1)[1]]["properties"])
+    schema = doc["paths"]["/cases"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    if "$ref" in schema:  # older trees: the body model by reference; now inlined (shared/body.py)
+        schema = doc["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    props = list(schema["properties"])
     return ("backbone" if "tenant" in props else "accounts"), props
 
 
@@ -433,9 +435,11 @@ def make_callers(dep: Deployment, spread: bool) -> tuple[list[Caller], dict]:
         key = keys[-1]
         u = httpx.get(f"http://127.0.0.1:{dep.ports['intake']}/users", params={"role": "executor", "active": "true"},
                       headers={"X-API-Key": key}, timeout=10)
-        if u.status_code != 200 or not u.json()["items"]:
+        listed = u.json() if u.status_code == 200 else []
+        listed = listed["items"] if isinstance(listed, dict) else listed  # a page now; a bare list in older trees
+        if u.status_code != 200 or not listed:
             raise RuntimeError(f"GET /users as the bench's API key: {u.status_code} {u.text[:500]}")
-        users = sorted(u.json()["items"], key=lambda x: x["email"])
+        users = sorted(listed, key=lambda x: x["email"])
         resp = users[0]
         callers.append(Caller(tenant, ctype, {"X-API-Key": key}, {"responsible_id": resp["id"]}))
         info.setdefault("responsible", {})[tenant] = resp["email"]

@@ -102,25 +102,34 @@ async def last_applied(tx: Tx, progress: Table, source: str, subject: str) -> in
 async def claim(tx: Tx, progress: Table, env: Envelope) -> Verdict:
     """Inside the handler's transaction: decide on ``env`` and, when it is to be applied, move
     the subject's progress to it (committed with the handler's effects). Raises ``OutOfOrder``
-    on a gap. Unordered events (no sequence) are always applied."""
+    on a gap. Unordered events (no sequence) are always applied.
+
+    The usual case is one statement: the first event inserts the subject's row, the next one
+    moves it only if it stands at ``sequence - 1`` (the UPDATE locks the row until the commit,
+    and a concurrent replica's UPDATE re-checks the condition after waiting, so the same event
+    is never applied twice). Only when that changes nothing is the row read, to tell a stale
+    event from a gap."""
     if not is_ordered(env):
         return Verdict.APPLY
     assert env.sequence is not None and env.subject is not None
+    p = progress.c
+    now = utcnow()
+    if env.sequence == 1:
+        if await insert_ignoring_duplicates(tx.conn, progress, {
+                "source": env.source, "subject": env.subject, "last_sequence": 1, "updated_at": now}):
+            return Verdict.APPLY
+    else:
+        moved = await tx.conn.execute(update(progress).where(
+            p.source == env.source, p.subject == env.subject, p.last_sequence == env.sequence - 1)
+            .values(last_sequence=env.sequence, updated_at=now))
+        if moved.rowcount:
+            return Verdict.APPLY
     last = await last_applied(tx, progress, env.source, env.subject)
     v = verdict(last, env.sequence)
+    if v is Verdict.APPLY:  # the row changed between the two statements (another replica): look again
+        raise OutOfOrder(f"{env.subject}: progress moved concurrently")
     if v is Verdict.GAP:
         raise OutOfOrder(f"{env.type} #{env.sequence} of {env.subject} waits for #{last + 1}")
-    if v is Verdict.APPLY:
-        now = utcnow()
-        if last == 0:
-            inserted = await insert_ignoring_duplicates(tx.conn, progress, {
-                "source": env.source, "subject": env.subject, "last_sequence": env.sequence, "updated_at": now})
-            if not inserted:  # another replica applied this subject's first event meanwhile: look again
-                raise OutOfOrder(f"{env.subject}: progress created concurrently")
-        else:
-            await tx.conn.execute(update(progress).where(progress.c.source == env.source,
-                                                         progress.c.subject == env.subject)
-                                  .values(last_sequence=env.sequence, updated_at=now))
     return v
 
 
