@@ -284,3 +284,37 @@ async def test_a_catalog_change_through_one_replica_reaches_the_other_replicas_c
         for c in replica.clients.values():
             await c.aclose()
         await replica.bus.close()
+
+
+@pytest.mark.integration
+async def test_a_case_entered_before_numbering_is_numbered_from_1_after_the_upgrade(rabbit_system: System) -> None:
+    """intake_0007_case_numbering: a case that existed before events were numbered has no progress
+    at its consumers; the migration sets its version to 0, so its next events are #1, #2… and are
+    applied — not left waiting for numbers that were never given (and dead-lettered)."""
+    from services.intake.adapters.db import cases
+    from services.notifier.adapters.db import progress as notifier_progress
+    from services.reporting.adapters.db import progress as reporting_progress
+    from services.workflow.adapters.db import progress as workflow_progress
+
+    s = rabbit_system
+    cid = uuid.UUID((await s.create_case(case_body(71)))["id"])
+    await wait_for(lambda: _is(workflow_state(s, cid), ("new", 1)), 30, "the case known to workflow")
+    await wait_for(lambda: _is(status_in_reporting(s, cid), "new"), 30, "the case known to reporting")
+    # As before numbering: no consumer has a progress row for it; the upgrade left its version at 0.
+    for svc, progress in (("workflow", workflow_progress), ("notifier", notifier_progress),
+                          ("reporting", reporting_progress)):
+        async with s.rt[svc].db.transaction() as tx:
+            await tx.conn.execute(progress.delete().where(progress.c.subject == str(cid)))
+    async with s.rt["intake"].db.transaction() as tx:
+        await tx.conn.execute(cases.update().where(cases.c.id == cid).values(version=0))
+    admin = await s.auth("admin")
+    r = await s.intake.post(f"/cases/{cid}/comments", json={"text": "Se llamó al cliente."}, headers=admin)
+    assert r.status_code == 201, r.text
+    r = await s.intake.post(f"/cases/{cid}/execute", json={"text": "Se envió la copia."}, headers=admin)
+    assert r.status_code == 200, r.text
+    await wait_for(lambda: _is(workflow_state(s, cid), ("in_execution", 0)), 30, "workflow applied #1 and #2")
+    await wait_for(lambda: _is(status_in_reporting(s, cid), "in_execution"), 30, "reporting applied #1 and #2")
+    async with s.rt["workflow"].db.read() as conn:
+        last = (await conn.execute(select(workflow_progress.c.last_sequence)
+                                   .where(workflow_progress.c.subject == str(cid)))).scalar()
+    assert last == 2
