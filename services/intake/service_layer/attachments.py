@@ -49,7 +49,7 @@ async def _may_read(db: Database, who: Principal, kind: str, owner_id: uuid.UUID
 
 
 async def upload(db: Database, who: Principal, kind: Owner, owner_id: uuid.UUID, *, data: bytes,
-                 filename: str | None, declared_type: str | None, max_bytes: int) -> Row[Any]:
+                 filename: str | None, declared_type: str | None, max_bytes: int) -> q.Record:
     """Store one file on its owner: the owner is locked and the caller's right to attach
     checked on it first, then the whole file is checked (422 naming ``file``)."""
     async with UnitOfWork(db) as uow:
@@ -106,7 +106,7 @@ async def list_(db: Database, who: Principal, kind: Owner, owner_id: uuid.UUID, 
     return Page.of(rows, page, "attachments", key=lambda r: (r.uploaded_at, r.id), item=item)
 
 
-async def download(db: Database, who: Principal, attachment_id: uuid.UUID) -> Row[Any]:
+async def download(db: Database, who: Principal, attachment_id: uuid.UUID) -> q.Record:
     """The file, for whoever may see its case or interaction; otherwise 404 for the file."""
     async with db.read() as conn:
         row = await q.get_attachment(conn, attachment_id)

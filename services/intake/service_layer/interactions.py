@@ -32,7 +32,7 @@ _NO_ASSET = ("El bien (suministro, póliza, propiedad) no existe.", "No such ass
 
 
 async def visible_interaction(conn: AsyncConnection, who: Principal, interaction_id: uuid.UUID, *,
-                              lock: str | None = None) -> Row[Any]:
+                              lock: str | None = None) -> q.Record:
     """The interaction if it is of the caller's tenant and its party is visible (R2.7); else 404.
     ``lock`` ("update"/"share") locks it first, so the check is on the row as locked."""
     row = await q.get_interaction(conn, interaction_id, lock=lock)

@@ -21,7 +21,6 @@ from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
-from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.intake.adapters import case_tables as q
@@ -70,7 +69,7 @@ async def _emit(uow: UnitOfWork, case: Any, type_: str, payload: BaseModel) -> N
 
 
 async def _task_of_tenant(conn: AsyncConnection, who: Principal, task_id: uuid.UUID, *,
-                          for_update: bool = False) -> Row[Any]:
+                          for_update: bool = False) -> q.Record:
     row = await q.get_task(conn, task_id, for_update=for_update)
     if row is None or row.tenant != who.tenant:
         raise not_found(TASK_NOT_FOUND)
@@ -80,7 +79,7 @@ async def _task_of_tenant(conn: AsyncConnection, who: Principal, task_id: uuid.U
 # -- tasks (R2.4) ---------------------------------------------------------------------------------
 async def create_task(db: Database, tenants: Tenants, who: Principal, case_id: uuid.UUID, *, title: str,
                       description: str, responsible_id: uuid.UUID, cc_user_ids: list[uuid.UUID],
-                      area: str | None, due_date: date) -> Row[Any]:
+                      area: str | None, due_date: date) -> q.Record:
     """R2.4: a task under the case, with one responsible and optional CC users, due no later
     than the case's internal commitment date (else its deadline). Every bad field at once."""
     today = await _today(tenants, who.tenant)
@@ -161,7 +160,7 @@ async def task_inbox(db: Database, who: Principal, page: PageQuery, item: Callab
     return Page.of(rows, page, "tasks", key=lambda r: (r.due_date, r.id), item=item)
 
 
-async def get_task(db: Database, who: Principal, task_id: uuid.UUID) -> Row[Any]:
+async def get_task(db: Database, who: Principal, task_id: uuid.UUID) -> q.Record:
     """The task if its case is visible to the caller; another tenant's is 404."""
     async with db.read() as conn:
         row = await _task_of_tenant(conn, who, task_id)
@@ -169,13 +168,13 @@ async def get_task(db: Database, who: Principal, task_id: uuid.UUID) -> Row[Any]
     return row
 
 
-async def task_for_attachment(uow: UnitOfWork, who: Principal, task_id: uuid.UUID, action: CaseAction) -> Row[Any]:
+async def task_for_attachment(uow: UnitOfWork, who: Principal, task_id: uuid.UUID, action: CaseAction) -> q.Record:
     """The case of a task, locked and checked for ``action`` (attachments on a task)."""
     task = await _task_of_tenant(uow.conn, who, task_id)
     return await case_for_update(uow, who, task.case_id, action)
 
 
-async def close_task(db: Database, who: Principal, task_id: uuid.UUID, note: str) -> Row[Any]:
+async def close_task(db: Database, who: Principal, task_id: uuid.UUID, note: str) -> q.Record:
     """R2.4: the responsible closes the task with a note (admins and supervisors may too).
     Refused while its work order awaits approval or execution."""
     async with UnitOfWork(db) as uow:
@@ -203,7 +202,7 @@ async def close_task(db: Database, who: Principal, task_id: uuid.UUID, note: str
 
 
 # -- work orders (R2.5) ---------------------------------------------------------------------------
-async def request_work_order(db: Database, who: Principal, task_id: uuid.UUID, description: str) -> Row[Any]:
+async def request_work_order(db: Database, who: Principal, task_id: uuid.UUID, description: str) -> q.Record:
     """R2.5: attach a technical work order to the task; it waits for a technical manager's
     approval before it can be executed."""
     async with UnitOfWork(db) as uow:
@@ -245,7 +244,7 @@ async def list_work_orders(db: Database, who: Principal, page: PageQuery, item: 
     return Page.of(rows, page, "work-orders", key=lambda r: (r.created_at, r.id), item=item)
 
 
-async def get_work_order(db: Database, who: Principal, work_order_id: uuid.UUID) -> Row[Any]:
+async def get_work_order(db: Database, who: Principal, work_order_id: uuid.UUID) -> q.Record:
     async with db.read() as conn:
         row = await q.get_work_order(conn, work_order_id)
     if row is None or row.tenant != who.tenant:
@@ -259,7 +258,7 @@ _KINDS = {hierarchy.WorkOrderStatus.APPROVED: "approved", hierarchy.WorkOrderSta
 
 
 async def _move_work_order(db: Database, who: Principal, work_order_id: uuid.UUID, *, approve: bool | None,
-                           text: str | None) -> Row[Any]:
+                           text: str | None) -> q.Record:
     """approve True/False: the technical manager's decision; None: execution."""
     async with UnitOfWork(db) as uow:
         first = await q.get_work_order(uow.conn, work_order_id)
@@ -302,13 +301,13 @@ async def _move_work_order(db: Database, who: Principal, work_order_id: uuid.UUI
 
 
 async def approve_work_order(db: Database, who: Principal, work_order_id: uuid.UUID, comment: str | None
-                             ) -> Row[Any]:
+                             ) -> q.Record:
     """R2.5: a technical manager approves the work order (optional comment)."""
     return await _move_work_order(db, who, work_order_id, approve=True, text=comment or None)
 
 
 async def reject_work_order(db: Database, who: Principal, work_order_id: uuid.UUID, comment: str | None
-                            ) -> Row[Any]:
+                            ) -> q.Record:
     """R2.5: a technical manager rejects it, saying why; a rejected work order is never executed."""
     if not comment:
         raise invalid(field_error("comment", ("Indique por qué se rechaza.", "Say why it is rejected."),
@@ -316,7 +315,7 @@ async def reject_work_order(db: Database, who: Principal, work_order_id: uuid.UU
     return await _move_work_order(db, who, work_order_id, approve=False, text=comment)
 
 
-async def execute_work_order(db: Database, who: Principal, work_order_id: uuid.UUID, note: str) -> Row[Any]:
+async def execute_work_order(db: Database, who: Principal, work_order_id: uuid.UUID, note: str) -> q.Record:
     """R2.5: record the field work done; refused until a technical manager has approved it."""
     return await _move_work_order(db, who, work_order_id, approve=None, text=note)
 
@@ -330,7 +329,7 @@ def _activity_event(r: Any, p: Principal, at: datetime) -> ActivityEvent:
 
 async def add_activity(db: Database, who: Principal, case_id: uuid.UUID, *, kind: hierarchy.ActivityKind,
                        priority: str, reason: str, type_: str | None, description: str, planned_date: date | None,
-                       done_date: date | None, owner_id: uuid.UUID | None) -> Row[Any]:
+                       done_date: date | None, owner_id: uuid.UUID | None) -> q.Record:
     """R0.2: a note, task or logged call on the case; with ``done_date`` it is recorded as completed."""
     async with UnitOfWork(db) as uow:
         case = await case_for_update(uow, who, case_id, CaseAction.MANAGE_TASKS)
@@ -371,7 +370,7 @@ async def list_activities(db: Database, who: Principal, case_id: uuid.UUID, page
 
 
 async def complete_activity(db: Database, tenants: Tenants, who: Principal, case_id: uuid.UUID,
-                            activity_id: uuid.UUID, *, done_date: date | None, note: str) -> Row[Any]:
+                            activity_id: uuid.UUID, *, done_date: date | None, note: str) -> q.Record:
     """R0.2: finish an activity (its owner, or whoever manages the case's tasks)."""
     today = await _today(tenants, who.tenant)
     async with UnitOfWork(db) as uow:
