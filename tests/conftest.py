@@ -183,3 +183,12 @@ async def embedded_system(embedded_settings: Settings) -> AsyncIterator[System]:
     system = await System(embedded_settings).start()
     yield system
     await system.stop()
+
+
+@pytest.fixture(autouse=True)
+def _real_time_after_each_test() -> Iterator[None]:
+    """Tests move time with shared.clock.advance/travel_to; every test ends back at real time."""
+    from shared import clock
+
+    yield
+    clock.reset()

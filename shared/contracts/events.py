@@ -24,10 +24,29 @@ class DeadlineRule(_Payload):
     amount: int
 
 
+Channel = Literal["email", "sms", "in_app"]
+
+
+class SlaPolicy(_Payload):
+    """A case type's service-level policy (issue 10). The resolution target is the type's
+    ``deadline`` (R4.2), optionally replaced per priority; ``first_response`` is met by the first
+    action the customer sees (execute, a mail to the contact, finish) and is never replaced by
+    another target. ``warning_percents`` overrides the tenant's thresholds (None: the tenant's).
+    ``hold_business_days`` (R1.4): the case is executable only that many business days after
+    entry. ``calendar``: the tenant calendar's code (None: the area's, else the tenant default)."""
+
+    first_response: DeadlineRule | None = None
+    resolution_by_priority: dict[Literal["low", "normal", "high", "urgent"], DeadlineRule] = {}
+    warning_percents: list[int] | None = None
+    hold_business_days: int | None = None
+    calendar: str | None = None
+
+
 class CaseTypeRef(_Payload):
     code: str
     name: str
     deadline: DeadlineRule
+    sla: SlaPolicy | None = None  # None: only the deadline (resolution) with the tenant's settings
 
 
 class Contact(_Payload):
@@ -65,6 +84,12 @@ class CaseCreated(_Payload):
     # workflow waits until its copy is at least that new, so a calendar change applies to every
     # case entered after it. None: the tenant has no calendar of its own (country defaults).
     calendar_version: int | None = None
+    # Which of the tenant's calendars applies (by type, else area, else "default"), so that
+    # ``calendar_version`` is that calendar's version.
+    calendar_code: str = "default"
+    # R2.3: the internal commitment date is a clock too (its passing alerts the responsible).
+    internal_commitment_date: date | None = None
+    customer_commitment_date: date | None = None
 
 
 class CaseDeadlineSet(_Payload):
@@ -83,6 +108,205 @@ class CaseOverdue(_Payload):
 
     case_id: uuid.UUID
     due_at: datetime
+    case_version: int | None = None  # the last intake case event workflow had applied
+    cycle: int = 1
+    responsible_id: uuid.UUID | None = None
+
+
+ClockKind = Literal["first_response", "resolution", "hold", "internal_commitment"]
+ClockState = Literal["running", "paused", "warned", "met", "breached", "stopped"]
+
+
+class Interval(_Payload):
+    start: datetime
+    end: datetime | None = None  # None: still open (a pause going on)
+
+
+class TraceDay(_Payload):
+    """One local day between a clock's start and its due time: the working time counted, or why
+    none was (``weekend``, ``holiday`` with its name, ``closed`` with the admin's reason, ``paused``)."""
+
+    date: date
+    counted: list[Interval] = []
+    skipped: Literal["weekend", "holiday", "closed", "not_working_day"] | None = None
+    name: str | None = None
+
+
+class ClockView(_Payload):
+    """One clock as workflow computed it (what GET /cases/{id}/sla explains). ``counted`` are the
+    working intervals from start to due outside pauses: remaining(now) is their overlap with
+    [now, due] (``shared.contracts.events.remaining_seconds``), so intake answers without a
+    calendar."""
+
+    kind: ClockKind
+    target: DeadlineRule | None
+    state: ClockState
+    cycle: int = 1  # reopening starts a new resolution cycle
+    started_at: datetime
+    due_at: datetime | None
+    target_seconds: int | None  # business seconds of the target
+    paused: list[Interval] = []
+    paused_seconds: int = 0  # business seconds paused (added to the due time)
+    warned_percents: list[int] = []
+    met_at: datetime | None = None
+    breached_at: datetime | None = None
+    calendar: str = "default"
+    counted: list[Interval] = []
+    trace: list[TraceDay] = []
+
+
+def remaining_seconds(clock: ClockView, now: datetime) -> int:
+    """Business seconds left on a running clock at ``now`` (0 once due; a paused clock's counted
+    intervals were computed as if it resumed now, so the same answer holds)."""
+    left = 0.0
+    for iv in clock.counted:
+        end = iv.end or iv.start
+        if end > now:
+            left += (end - max(iv.start, now)).total_seconds()
+    return int(left)
+
+
+class CaseSlaChanged(_Payload):
+    """workflow → intake: every clock of a case after a change (start, pause, resume, met, breach,
+    re-target). ``case_version``: the last intake case event workflow had applied."""
+
+    case_id: uuid.UUID
+    case_version: int
+    clocks: list[ClockView]
+    reason: str  # what changed, for the case history (e.g. "calendar 'default' v3", "priority high")
+    announce: bool = False  # True: intake writes a history line (policy/calendar re-target, hold)
+
+
+class Recipient(_Payload):
+    """Someone workflow decided must be told, and by which channels (notifier resolves addresses
+    from its user directory)."""
+
+    user_id: uuid.UUID
+    reason: Literal["responsible", "manager", "area_head", "subscriber", "supervisor"]
+    channels: list[Channel]
+
+
+class CaseSlaWarning(_Payload):
+    """workflow → notifier, intake: ``percent`` of a clock's business time is used."""
+
+    case_id: uuid.UUID
+    case_version: int
+    clock: ClockKind
+    percent: int
+    due_at: datetime
+    cycle: int = 1
+    recipients: list[Recipient]
+
+
+class CaseClockMet(_Payload):
+    case_id: uuid.UUID
+    case_version: int
+    clock: ClockKind
+    cycle: int = 1
+    met_at: datetime
+    due_at: datetime | None
+    on_time: bool
+
+
+class CaseClockBreached(_Payload):
+    case_id: uuid.UUID
+    case_version: int
+    clock: ClockKind
+    cycle: int = 1
+    due_at: datetime
+    breached_at: datetime
+
+
+class CaseEscalated(_Payload):
+    """workflow → notifier (and reporting): a case was escalated. ``kind`` is an escalation kind
+    code (``case_overdue``: the resolution target breached, R4.8/R4.9 + the ladder;
+    ``first_response_overdue``, ``commitment_passed``, ``task_overdue``, ``priority_raised`` (R0.4),
+    ``triage_supervisor`` (R3.4 rules 6–8)). One event per (case, kind, cycle, level): a timer
+    tick never repeats it; reopened and late again is a new cycle."""
+
+    case_id: uuid.UUID
+    case_version: int
+    kind: str
+    level: int  # ladder level (0: the breach itself: responsible and subscribers)
+    cycle: int = 1
+    clock: ClockKind | None = None
+    due_at: datetime | None = None
+    overdue_seconds: int | None = None  # wall-clock lateness when emitted
+    urgent: bool = False
+    message: str | None = None  # R3.4: the triage message; R0.4: the raise's reason
+    task_id: uuid.UUID | None = None
+    recipients: list[Recipient]
+    at: datetime
+
+
+class CaseHoldSet(_Payload):
+    """workflow → intake: R1.4: the case may be executed from ``executable_from`` (business days
+    after entry); intake refuses execute before it (409 naming the date)."""
+
+    case_id: uuid.UUID
+    case_version: int
+    business_days: int
+    executable_from: datetime
+    executable_from_date: date
+
+
+AlertKind = Literal["case_overdue", "commitment_passed", "task_overdue"]
+
+
+class AlertRaised(_Payload):
+    """workflow → intake: an alert people see in GET /alerts (R4.8: an overdue case for its
+    responsible and the admins; R2.3 internal commitment passed; R2.4 task past its due date).
+    ``alert_id`` is stable per (subject, kind, cycle)."""
+
+    alert_id: uuid.UUID
+    kind: AlertKind
+    case_id: uuid.UUID
+    task_id: uuid.UUID | None = None
+    responsible_id: uuid.UUID | None
+    due_at: datetime
+    raised_at: datetime
+    case_version: int
+
+
+class AlertEnded(_Payload):
+    """workflow → intake: the alert ended (executed, finished, task closed, re-targeted)."""
+
+    alert_id: uuid.UUID
+    kind: AlertKind
+    case_id: uuid.UUID
+    task_id: uuid.UUID | None = None
+    ended_at: datetime
+    reason: str
+    case_version: int
+
+
+class NotificationFailed(_Payload):
+    """notifier → intake (a line in the case's history), reporting: a message could not be
+    delivered (permanent error, undelivered, failed at the provider)."""
+
+    delivery_id: uuid.UUID
+    case_id: uuid.UUID | None
+    channel: Channel
+    template: str
+    recipient_role: str
+    recipient: str  # the address or number (masked for SMS: the last 4 digits)
+    state: Literal["failed", "undelivered"]
+    error_code: str | None = None
+    error: str | None = None
+    at: datetime
+
+
+class InAppNotified(_Payload):
+    """notifier → every notifier replica (each one's live-stream queue): an in-app notification
+    was stored for ``user_id``; the replicas holding that user's open streams push it."""
+
+    notification_id: uuid.UUID
+    user_id: uuid.UUID
+    case_id: uuid.UUID | None
+    kind: str  # the event it tells of, e.g. "case.commented"
+    title: str
+    body: str
+    created_at: datetime
 
 
 class NotificationSent(_Payload):
@@ -155,6 +379,7 @@ class AreaChanged(_CatalogEntry):
     """intake → all: an area (responsible team, R3.2) and its head user."""
 
     head_user_id: uuid.UUID | None
+    calendar: str | None = None  # the calendar its cases run on (None: the tenant default)
 
 
 class ProjectChanged(_CatalogEntry):
@@ -200,6 +425,7 @@ class CaseTypeChanged(_CatalogEntry):
     # R3.1/R3.5: the follow-up kind triage reads for a follow-up type (None: not one, or unnamed).
     follow_up_kind: Literal["late_response", "disagreement", "solution_not_executed", "delay_enabling_service",
                             "delay_reconnecting_supply", "collections_management"] | None = None
+    sla: SlaPolicy | None = None  # issue 10: targets, warnings, hold, calendar
 
 
 class ClosedDay(_Payload):
@@ -207,9 +433,17 @@ class ClosedDay(_Payload):
     name: str | None = None
 
 
+class WorkPeriod(_Payload):
+    start: time  # local
+    end: time
+
+
 class CalendarChanged(_Payload):
-    """intake → workflow (and all): a tenant's business calendar: country (national holidays),
-    time zone, extra closed days and working hours (ISO weekdays, local start and end)."""
+    """intake → workflow (and all): one of a tenant's business calendars (``code``; "default" is
+    the tenant's own): country and subdivision (national and regional holidays, ``holidays``
+    package), time zone, extra closed days, extra working days and working hours. ``hours`` (ISO
+    weekday "1".."7" → periods, e.g. 09:00–13:00 and 14:00–18:00) wins over ``work_days`` /
+    ``work_start`` / ``work_end``, which remain for older consumers (the first and last period)."""
 
     country: str
     timezone: str
@@ -218,6 +452,41 @@ class CalendarChanged(_Payload):
     work_start: time
     work_end: time
     version: int
+    code: str = "default"
+    name: str | None = None
+    subdivision: str | None = None
+    hours: dict[str, list[WorkPeriod]] | None = None
+    extra_working_days: list[ClosedDay] = []
+    active: bool = True
+
+
+class EscalationLevel(_Payload):
+    """One rung of the ladder: ``after`` the breach (level 1: amount 0), tell ``steps_up`` managers
+    above the responsible (``to="manager_chain"``) or the head of the case's area (``to="area_head"``),
+    by ``channels``."""
+
+    level: int
+    after: DeadlineRule
+    to: Literal["manager_chain", "area_head"]
+    steps_up: int = 1
+    channels: list[Channel]
+
+
+class SlaSettingsChanged(_Payload):
+    """intake → workflow: a tenant's time settings: warning thresholds (percent of a target's
+    business time, R4.8 warnings), the escalation ladder, and whether e-mail/SMS escalations of
+    non-urgent cases wait for working time (quiet hours)."""
+
+    warning_percents: list[int]
+    ladder: list[EscalationLevel]
+    quiet_hours: bool = True
+    version: int
+
+
+class EscalationKindChanged(_CatalogEntry):
+    """intake → all: an escalation kind users may subscribe to (R4.9; e.g. ``case_overdue`` =
+    "Solicitud de atención al cliente vencida"). ``user.upserted.v1``'s ``escalation_subscriptions``
+    name these codes."""
 
 
 class PartyUpserted(_Payload):
@@ -308,6 +577,33 @@ class CasePriorityChanged(_Payload):
     at: datetime
     responsible_id: uuid.UUID | None = None
     area: str | None = None
+
+
+class CaseReclassified(_Payload):
+    """intake → all: the case's type changed (its SLA policy with it; workflow re-targets the
+    clocks keeping the time already paused)."""
+
+    case_id: uuid.UUID
+    old_type: str
+    case_type: CaseTypeRef
+    by: uuid.UUID | None
+    by_name: str | None
+    at: datetime
+    responsible_id: uuid.UUID | None = None
+
+
+class CaseTriageEscalated(_Payload):
+    """intake → workflow: R3.4 rules 6–8 ("escalate to the supervisor; no new request"): an agent
+    escalated the original case; workflow tells the supervisor of its area with the message."""
+
+    case_id: uuid.UUID
+    rule: int
+    message: str
+    area: str | None
+    by: uuid.UUID | None
+    by_name: str | None
+    at: datetime
+    responsible_id: uuid.UUID | None = None
 
 
 class CaseAssigned(_Payload):
@@ -458,6 +754,20 @@ EVENT_TYPES: dict[str, type[_Payload]] = {
     "case.mail_requested.v1": CaseMailRequested,
     "case.priority_changed.v1": CasePriorityChanged,
     "case.assigned.v1": CaseAssigned,
+    "case.reclassified.v1": CaseReclassified,
+    "case.triage_escalated.v1": CaseTriageEscalated,
+    "case.sla_changed.v1": CaseSlaChanged,
+    "case.sla_warning.v1": CaseSlaWarning,
+    "case.clock_met.v1": CaseClockMet,
+    "case.clock_breached.v1": CaseClockBreached,
+    "case.escalated.v1": CaseEscalated,
+    "case.hold_set.v1": CaseHoldSet,
+    "alert.raised.v1": AlertRaised,
+    "alert.ended.v1": AlertEnded,
+    "notification.failed.v1": NotificationFailed,
+    "notification.in_app.v1": InAppNotified,
+    "catalog.sla_settings_changed.v1": SlaSettingsChanged,
+    "catalog.escalation_kind_changed.v1": EscalationKindChanged,
     "user.upserted.v1": UserProfile,
     "user.invited.v1": UserInvited,
     "party.upserted.v1": PartyUpserted,
