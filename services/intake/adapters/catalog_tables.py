@@ -139,7 +139,8 @@ async def save_entry(tx: Tx, kind: str, tenant: str, code: str, values: dict[str
                               .values(version=t.c.version + 1, updated_at=now, **values))
     row = await get_entry(tx.conn, kind, tenant, code)
     assert row is not None
-    data = {k: getattr(row, k) for k in _ENTRY_EVENTS[kind].model_fields}
+    # Fields the table does not have (yet) take the contract's default.
+    data = {k: row._mapping[k] for k in _ENTRY_EVENTS[kind].model_fields if k in row._mapping}
     await _emit(tx, tenant, f"catalog.{kind}_changed.v1", code, _ENTRY_EVENTS[kind](**data))
     return row
 
