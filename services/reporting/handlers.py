@@ -94,7 +94,7 @@ async def on_priority_changed(tx: Tx, env: Envelope) -> None:
 
 CATALOG_KINDS = {"catalog.channel_changed.v1": "channel", "catalog.area_changed.v1": "area",
                  "catalog.project_changed.v1": "project", "catalog.category_changed.v1": "category",
-                 "catalog.case_type_changed.v1": "case_type", "catalog.escalation_kind_changed.v1": "escalation_kind"}
+                 "catalog.case_type_changed.v1": "case_type"}
 
 
 async def on_catalog_changed(tx: Tx, env: Envelope) -> None:
@@ -112,9 +112,7 @@ async def on_catalog_changed(tx: Tx, env: Envelope) -> None:
 
 LOGGED = ("case.commented.v1", "interaction.created.v1", "interaction.closed.v1", "task.created.v1",
           "task.closed.v1", "workorder.requested.v1", "workorder.approved.v1", "workorder.rejected.v1",
-          "workorder.executed.v1", "activity.created.v1", "activity.completed.v1", "attachment.added.v1",
-          # time and reaching people (issues 10, 11): kept for the SLA and delivery reports (issue 13)
-          "case.clock_met.v1", "case.clock_breached.v1", "case.escalated.v1", "notification.failed.v1")
+          "workorder.executed.v1", "activity.created.v1", "activity.completed.v1", "attachment.added.v1")
 
 
 async def on_logged(tx: Tx, env: Envelope) -> None:
