@@ -175,6 +175,7 @@ class CaseSlaChanged(_Payload):
     clocks: list[ClockView]
     reason: str  # what changed, for the case history (e.g. "calendar 'default' v3", "priority high")
     announce: bool = False  # True: intake writes a history line (policy/calendar re-target, hold)
+    revision: int = 0  # workflow's count of changes to this case's clocks: intake keeps the highest
 
 
 class Recipient(_Payload):
@@ -768,13 +769,7 @@ EVENT_TYPES: dict[str, type[_Payload]] = {
     "catalog.category_changed.v1": CategoryChanged,
     "catalog.case_type_changed.v1": CaseTypeChanged,
     "catalog.calendar_changed.v1": CalendarChanged,
-}
-
-
-# Contracts agreed for issues 10 (time) and 11 (reaching people) whose publishers and consumers
-# are still on their branches. A type joins EVENT_TYPES (and docs/architecture.md) in the commit
-# that gives it a publisher and a consumer, so nothing published lands in <ns>.unrouted.
-PLANNED_EVENT_TYPES: dict[str, type[_Payload]] = {
+    # time (issue 10)
     "case.reclassified.v1": CaseReclassified,
     "case.triage_escalated.v1": CaseTriageEscalated,
     "case.sla_changed.v1": CaseSlaChanged,
@@ -785,10 +780,17 @@ PLANNED_EVENT_TYPES: dict[str, type[_Payload]] = {
     "case.hold_set.v1": CaseHoldSet,
     "alert.raised.v1": AlertRaised,
     "alert.ended.v1": AlertEnded,
-    "notification.failed.v1": NotificationFailed,
-    "notification.in_app.v1": InAppNotified,
     "catalog.sla_settings_changed.v1": SlaSettingsChanged,
     "catalog.escalation_kind_changed.v1": EscalationKindChanged,
+}
+
+
+# Contracts agreed for issue 11 (reaching people) whose publishers and consumers are still to
+# come. A type joins EVENT_TYPES (and docs/architecture.md) in the commit that gives it a
+# publisher and a consumer, so nothing published lands in <ns>.unrouted.
+PLANNED_EVENT_TYPES: dict[str, type[_Payload]] = {
+    "notification.failed.v1": NotificationFailed,
+    "notification.in_app.v1": InAppNotified,
 }
 
 
