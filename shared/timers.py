@@ -74,6 +74,18 @@ async def schedule(tx: Tx, timers: Table, *, kind: str, tenant: str, subject: st
                                            "payload": payload, "created_at": utcnow()})
 
 
+async def reschedule(tx: Tx, timers: Table, *, kind: str, tenant: str, subject: str, due_at: datetime,
+                     payload: dict[str, Any]) -> None:
+    """Move the ``kind`` timer of ``subject`` to ``due_at`` in place (pending again), or create it:
+    a clock keeps one timer row for its whole life, however often it is re-targeted."""
+    t = timers
+    moved = await tx.conn.execute(update(t).where(t.c.subject == subject, t.c.kind == kind).values(
+        due_at=due_at, payload=payload, fired_at=None, cancelled_at=None))
+    if moved.rowcount == 0:
+        await tx.conn.execute(insert(t), {"kind": kind, "tenant": tenant, "subject": subject, "due_at": due_at,
+                                          "payload": payload, "created_at": utcnow()})
+
+
 async def cancel(tx: Tx, timers: Table, *, kind: str, subject: str) -> None:
     await tx.conn.execute(update(timers).where(
         timers.c.subject == subject, timers.c.kind == kind, timers.c.fired_at.is_(None),
@@ -101,15 +113,17 @@ class TimerPoller:
             rows = (await tx.conn.execute(
                 select(t).where(and_(t.c.fired_at.is_(None), t.c.cancelled_at.is_(None), t.c.due_at <= now))
                 .order_by(t.c.due_at).limit(self.batch).with_for_update(skip_locked=True))).all()
+            fired_ids = [r.id for r in rows if r.kind in self.fire]
+            # Marked fired before the owners run, so that an owner may move its timer in place
+            # (``reschedule``) for its next step within the same transaction.
+            if fired_ids:
+                await tx.conn.execute(update(t).where(t.c.id.in_(fired_ids)).values(fired_at=now))
             for row in rows:
                 fn = self.fire.get(row.kind)
                 if fn is None:
                     log.error("no handler for timer kind %s; left pending", row.kind)
                     continue
                 await fn(tx, row)
-            fired_ids = [r.id for r in rows if r.kind in self.fire]
-            if fired_ids:
-                await tx.conn.execute(update(t).where(t.c.id.in_(fired_ids)).values(fired_at=now))
         self.fired += len(fired_ids)
         return len(fired_ids)
 

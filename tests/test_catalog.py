@@ -16,8 +16,9 @@ import pytest
 from sqlalchemy import func, select
 
 from services.intake.adapters.db import outbox
-from services.workflow import domain, handlers
-from services.workflow.adapters.db import tenant_calendars
+from services.workflow import domain
+from services.workflow.adapters.db import calendars
+from services.workflow.service_layer import copies, policies
 from shared.contracts.envelope import Envelope
 from shared.contracts.events import CalendarChanged, CaseCreated
 from shared.messaging.bus import Retryable
@@ -427,8 +428,9 @@ async def test_r4_2_calendar_change_reaches_workflow_and_skips_the_extra_closed_
     expected = domain.calendar_for("CL", "America/Santiago", [closed]).add_business_days(today, 1)
     assert date.fromisoformat(deadline["due_date"]) == expected and expected > closed
     async with s.rt["workflow"].db.engine.connect() as conn:
-        copy = (await conn.execute(select(tenant_calendars).where(tenant_calendars.c.tenant == TENANT))).one()
-    assert copy.version == 2 and copy.extra_closed_days == [closed.isoformat()]
+        copy = (await conn.execute(select(calendars).where(calendars.c.tenant == TENANT,
+                                                           calendars.c.code == "default"))).one()
+    assert copy.version == 2 and [d["date"] for d in copy.data["extra_closed_days"]] == [closed.isoformat()]
     assert [e["data"]["calendar_version"] for e in await events(s, "case.created.v1")] == [2]
 
 
@@ -460,28 +462,32 @@ async def test_workflow_waits_for_the_calendar_a_case_was_entered_under(rabbit_s
         "subject": "s", "description": "d", "contact": {"name": "n", "email": "n@example.cl"},
         "responsible_email": "r@example.cl", "priority": "normal", "status": "new",
         "created_at": "2026-11-20T12:00:00Z", "calendar_version": 2})
+    def calendar_of(tx):  # type: ignore[no-untyped-def]
+        return copies.calendar_of(tx.conn, TENANT, created.calendar_code, country="CL", timezone="America/Santiago",
+                                  at_least=created.calendar_version)
+
     async with wf.db.transaction() as tx:
         with pytest.raises(Retryable):
-            await handlers.tenant_calendar(tx, TENANT, created)
+            await calendar_of(tx)
     newer = CalendarChanged(country="CL", timezone="America/Santiago", work_days=[1, 2, 3, 4, 5],
                             work_start=time(9), work_end=time(18), version=2,
                             extra_closed_days=[{"date": date(2026, 11, 23)}])  # type: ignore[list-item]
     older = newer.model_copy(update={"version": 1, "extra_closed_days": []})
     for ev in (newer, older):
         async with wf.db.transaction() as tx:
-            await handlers.on_calendar_changed(tx, Envelope(source="test", type="catalog.calendar_changed.v1",
+            await policies.on_calendar_changed(tx, Envelope(source="test", type="catalog.calendar_changed.v1",
                                                             subject=TENANT, tenant=TENANT,
                                                             data=ev.model_dump(mode="json")))
     async with wf.db.transaction() as tx:
-        cal = await handlers.tenant_calendar(tx, TENANT, created)
-    assert cal.extra_closed == {date(2026, 11, 23)}
+        cal = await calendar_of(tx)
+    assert set(cal.extra_closed) == {date(2026, 11, 23)}
     assert domain.response_deadline(created.created_at, 1, cal).due_date == date(2026, 11, 24)
 
 
 async def _calendar_version(s: System, tenant: str, version: int) -> bool:
     async with s.rt["workflow"].db.engine.connect() as conn:
-        v = (await conn.execute(select(tenant_calendars.c.version)
-                                .where(tenant_calendars.c.tenant == tenant))).scalar()
+        v = (await conn.execute(select(calendars.c.version)
+                                .where(calendars.c.tenant == tenant, calendars.c.code == "default"))).scalar()
     return v == version
 
 

@@ -9,10 +9,11 @@ import os
 import subprocess
 import sys
 from collections import Counter
+from datetime import timedelta
 
 import httpx
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from services.intake.adapters.db import outbox as intake_outbox
 from services.notifier.adapters.db import deliveries
@@ -270,8 +271,9 @@ async def test_overdue_timer_fires_once_and_reaches_intake_and_reporting(rabbit_
         async with wf.db.engine.connect() as conn:
             return (await conn.execute(select(func.count()).select_from(timers))).scalar_one() == 1
     await wait_for(armed, 20, "overdue timer armed")
-    async with wf.db.engine.begin() as conn:  # time travel: the deadline is now in the past
-        await conn.execute(update(timers).values(due_at=func.now()))
+    async with wf.db.engine.connect() as conn:
+        due = (await conn.execute(select(case_deadlines.c.due_at))).scalar_one()
+    system.travel_to(due + timedelta(minutes=1))  # time travel: the deadline is now in the past
 
     h = await system.auth()
 
@@ -281,7 +283,8 @@ async def test_overdue_timer_fires_once_and_reaches_intake_and_reporting(rabbit_
 
     await wait_for(overdue_everywhere, 20, "intake shows the case overdue")
     async with wf.db.engine.connect() as conn:
+        # One timer row per clock, moved in place: now pending for the ladder's next level.
         row = (await conn.execute(select(timers))).one()
-        assert row.fired_at is not None
+        assert row.fired_at is None and row.payload["step"] == "escalate" and row.due_at > due
         assert (await conn.execute(select(func.count()).select_from(workflow_outbox)
                                    .where(workflow_outbox.c.type == "case.overdue.v1"))).scalar_one() == 1

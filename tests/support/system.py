@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -18,6 +19,7 @@ from services.intake.seed import DEMO_PASSWORD, demo_email
 from services.notifier.bootstrap import build as build_notifier
 from services.reporting.bootstrap import build as build_reporting
 from services.workflow.bootstrap import build as build_workflow
+from shared import clock
 from shared.messaging.bus import Bus
 from shared.runtime import ServiceRuntime, make_bus
 from shared.settings import Settings
@@ -112,6 +114,12 @@ class System:
             assert r.status_code == 200, r.text
             self._tokens[key] = {"Authorization": f"Bearer {r.json()['access_token']}"}
         return dict(self._tokens[key])
+
+    def travel_to(self, instant: datetime) -> None:
+        """Move every service's ``now`` (shared/clock.py) and forget the tokens issued before:
+        their expiry is judged against the new now."""
+        clock.travel_to(instant)
+        self._tokens.clear()
 
     async def create_case(self, body: dict[str, Any] | None = None, as_user: str = "admin", tenant: str = TENANT,
                           **headers: str) -> dict[str, Any]:
