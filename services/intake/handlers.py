@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
+from services.intake.adapters import time_tables
 from services.intake.adapters.case_tables import case_history
 from services.intake.adapters.db import cases
 from shared.contracts.envelope import Envelope
-from shared.contracts.events import CaseDeadlineSet, CaseOverdue
+from shared.contracts.events import AlertEnded, AlertRaised, CaseDeadlineSet, CaseHoldSet, CaseOverdue, CaseSlaChanged
 from shared.db import Tx, utcnow
 from shared.messaging.bus import NotYet
 
@@ -44,4 +45,68 @@ async def on_overdue(tx: Tx, env: Envelope) -> None:
     await tx.conn.execute(update(cases).where(cases.c.id == e.case_id).values(overdue_since=utcnow()))
 
 
-HANDLERS: dict[str, Any] = {"case.deadline_set.v1": on_deadline_set, "case.overdue.v1": on_overdue}
+# -- time (issue 10): workflow's clocks, hold and alerts. Not intake's numbered case events: the
+# clocks keep the highest ``revision``, alerts are idempotent by id and an end wins over a raise.
+async def _lock_case(tx: Tx, case_id: Any) -> Any:
+    """The case row locked like an action locks it (serialises the writes of one case's clocks)."""
+    case = (await tx.conn.execute(select(cases.c.id, cases.c.tenant).where(cases.c.id == case_id)
+                                  .with_for_update())).first()
+    if case is None:
+        raise NotYet(f"case {case_id} not found")
+    return case
+
+
+async def _history(tx: Tx, case: Any, kind: str, data: dict[str, Any]) -> None:
+    """A history line by workflow (no actor), as ``UnitOfWork.record`` writes one."""
+    await tx.conn.execute(insert(case_history), {"case_id": case.id, "tenant": case.tenant, "at": utcnow(),
+                                                 "actor_id": None, "actor_name": None, "kind": kind, "data": data})
+
+
+async def on_sla_changed(tx: Tx, env: Envelope) -> None:
+    e = CaseSlaChanged.model_validate(env.data)
+    case = await _lock_case(tx, e.case_id)
+    stored = await time_tables.clocks_for_update(tx.conn, e.case_id)
+    if stored is not None and (e.revision < stored.revision or (e.revision == stored.revision and e.revision > 0)):
+        return  # older (or the same) view of the clocks than the one kept
+    await time_tables.save_clocks(tx.conn, stored, {
+        "case_id": e.case_id, "tenant": case.tenant, "revision": e.revision, "updated_at": utcnow(),
+        "clocks": [c.model_dump(mode="json") for c in e.clocks]})
+    if e.announce:
+        await _history(tx, case, "sla_changed", {"reason": e.reason, "revision": e.revision,
+                                                 "clocks": [{"kind": c.kind, "state": c.state,
+                                                             "due_at": c.due_at.isoformat() if c.due_at else None}
+                                                            for c in e.clocks]})
+
+
+async def on_hold_set(tx: Tx, env: Envelope) -> None:
+    """R1.4: the case is executable from ``executable_from``."""
+    e = CaseHoldSet.model_validate(env.data)
+    case = await _lock_case(tx, e.case_id)
+    stored = await time_tables.clocks_for_update(tx.conn, e.case_id)
+    if stored is not None and stored.executable_from == e.executable_from:
+        return  # the same hold again
+    await time_tables.save_clocks(tx.conn, stored, {
+        "case_id": e.case_id, "tenant": case.tenant, "executable_from": e.executable_from,
+        "executable_from_date": e.executable_from_date, "updated_at": utcnow()})
+    await _history(tx, case, "hold_set", {"executable_from": e.executable_from.isoformat(),
+                                          "executable_from_date": e.executable_from_date.isoformat(),
+                                          "business_days": e.business_days})
+
+
+async def on_alert_raised(tx: Tx, env: Envelope) -> None:
+    e = AlertRaised.model_validate(env.data)
+    await time_tables.raise_alert(tx.conn, {
+        "alert_id": e.alert_id, "tenant": env.tenant, "kind": e.kind, "case_id": e.case_id, "task_id": e.task_id,
+        "responsible_id": e.responsible_id, "due_at": e.due_at, "raised_at": e.raised_at})
+
+
+async def on_alert_ended(tx: Tx, env: Envelope) -> None:
+    e = AlertEnded.model_validate(env.data)
+    await time_tables.end_alert(tx.conn, {
+        "alert_id": e.alert_id, "tenant": env.tenant, "kind": e.kind, "case_id": e.case_id, "task_id": e.task_id,
+        "ended_at": e.ended_at, "end_reason": e.reason[:200]})
+
+
+HANDLERS: dict[str, Any] = {"case.deadline_set.v1": on_deadline_set, "case.overdue.v1": on_overdue,
+                            "case.sla_changed.v1": on_sla_changed, "case.hold_set.v1": on_hold_set,
+                            "alert.raised.v1": on_alert_raised, "alert.ended.v1": on_alert_ended}

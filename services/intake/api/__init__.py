@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from services.intake.api import (
+    alerts,
     api_keys,
     assets,
     attachments,
@@ -21,5 +22,5 @@ from services.intake.api import (
 
 router = APIRouter()
 for module in (auth, tenants, users, api_keys, catalog, cases, case_actions, parties, assets,
-               interactions, tasks, attachments, followups, inbox):
+               interactions, tasks, attachments, followups, inbox, alerts):
     router.include_router(module.router)

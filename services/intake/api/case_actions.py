@@ -67,6 +67,26 @@ class AssignIn(InputModel):
     responsible_id: uuid.UUID
 
 
+class ReclassifyIn(InputModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {
+        "type": "reclamo", "reason": "El cliente reclama, no consulta."}})
+    type: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z0-9][a-z0-9-]{0,59}$")]
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+
+
+class EscalateIn(InputModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {
+        "message": "El cliente sigue sin respuesta tras el seguimiento; pide hablar con la jefatura."}})
+    message: Text
+    customer_disagrees: bool | None = Field(default=None, description=(
+        "R3.4 rule 8: the customer still disagrees (default: the answered case's 'not satisfied' flag)"))
+
+
+class EscalatedOut(BaseModel):
+    id: uuid.UUID
+    rule: int
+
+
 class HistoryEntry(BaseModel):
     at: datetime
     kind: str
@@ -158,6 +178,26 @@ async def set_priority(case_id: uuid.UUID, body: PriorityIn, request: Request, p
 async def assign(case_id: uuid.UUID, body: AssignIn, request: Request, p: CurrentPrincipal) -> ActionResult:
     """Give the case another responsible (an active user of the tenant)."""
     return _result(await cases.assign(runtime_of(request).db, p, case_id, body.responsible_id))
+
+
+@router.post("/reclassify", response_model=ActionResult, responses=_REFUSALS)
+async def reclassify(case_id: uuid.UUID, body: ReclassifyIn, request: Request, p: CurrentPrincipal) -> ActionResult:
+    """Change the case's type (and with it its SLA policy; workflow re-targets the clocks keeping
+    the time already paused). Supervisors and admins only; the type must be active and allowed in
+    the case's project."""
+    rt = runtime_of(request)
+    return _result(await cases.reclassify(rt.db, rt.extras["catalog"], p, case_id, body.type, body.reason or None))
+
+
+@router.post("/escalate-to-supervisor", response_model=EscalatedOut, responses=_REFUSALS)
+async def escalate_to_supervisor(case_id: uuid.UUID, body: EscalateIn, request: Request,
+                                 p: CurrentPrincipal) -> EscalatedOut:
+    """R3.4 rules 6–8: "escalate to the supervisor; no new request". Allowed when triage of the case
+    (GET /cases/{id}/triage) says to escalate, else 409; the supervisor of the case's area is told
+    with the message."""
+    rule = await cases.escalate_to_supervisor(runtime_of(request).db, p, case_id, body.message,
+                                              customer_disagrees=body.customer_disagrees)
+    return EscalatedOut(id=case_id, rule=rule)
 
 
 @router.get("/history", response_model=Page[HistoryEntry], responses=problem_responses(401, 403, 404, 422))

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from services.intake.api.deps import CurrentPrincipal
 from services.intake.domain import lifecycle
-from services.intake.service_layer import cases
+from services.intake.service_layer import alerts, cases
 from shared.body import documented_body, parse_keeping
 from shared.fields import InputModel
 from shared.openapi import problem_responses
@@ -87,6 +87,12 @@ class ContactOut(BaseModel):
     phone: str | None = None
 
 
+class ClockBrief(BaseModel):
+    kind: str
+    state: str
+    due_at: datetime | None
+
+
 class CaseOut(BaseModel):
     id: uuid.UUID
     number: str
@@ -120,9 +126,12 @@ class CaseOut(BaseModel):
         "R4.8: the deadline passed while the case was unanswered; ends when it is executed or finished "
         "(the inbox's overdue means the same)"))
     allowed_actions: list[str] = Field(default_factory=list)
+    clocks: list[ClockBrief] | None = Field(default=None, description=(
+        "The SLA clocks as workflow last computed them (GET /cases/{id}/sla explains them); None until it does"))
+    executable_from: datetime | None = Field(default=None, description="R1.4: executable only from then")
 
 
-def case_out(row: Any) -> CaseOut:
+def case_out(row: Any, timing: Any | None = None) -> CaseOut:
     return CaseOut(
         id=row.id, number=row.number, tenant=row.tenant, type=row.type_code, subject=row.subject,
         description=row.description,
@@ -137,7 +146,10 @@ def case_out(row: Any) -> CaseOut:
         allowed_actions=[a.value for a in lifecycle.allowed_actions(lifecycle.Status(row.status))],
         created_at=row.created_at,
         deadline=DeadlineOut(due_at=row.due_at, due_date=row.due_date) if row.due_at else None,
-        overdue=row.overdue_since is not None)
+        overdue=row.overdue_since is not None,
+        clocks=[ClockBrief(kind=c["kind"], state=c["state"], due_at=c.get("due_at")) for c in timing.clocks]
+        if timing is not None and (timing.revision or timing.clocks) else None,
+        executable_from=timing.executable_from if timing is not None else None)
 
 
 def _present(row: Any) -> dict[str, Any]:
@@ -168,4 +180,6 @@ async def create_case(request: Request, p: CurrentPrincipal, idempotency_key: Id
 
 @router.get("/cases/{case_id}", response_model=CaseOut, responses=problem_responses(401, 404, 422))
 async def get_case(case_id: uuid.UUID, request: Request, p: CurrentPrincipal) -> CaseOut:
-    return case_out(await cases.get_case(runtime_of(request).db, p, case_id))
+    db = runtime_of(request).db
+    row = await cases.get_case(db, p, case_id)
+    return case_out(row, await alerts.clocks_of(db, row.id))

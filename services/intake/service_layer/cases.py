@@ -20,12 +20,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.intake.adapters import repository as repo
-from services.intake.adapters import triage_queries
+from services.intake.adapters import time_tables, triage_queries
 from services.intake.adapters.db import users
 from services.intake.adapters.party_tables import assets, can_see_party_id
-from services.intake.domain import access, case_entry, lifecycle, triage
+from services.intake.domain import access, case_entry, lifecycle, timing, triage
 from services.intake.domain.access import CaseAction, Principal
-from services.intake.domain.catalog import effective_default_priority
+from services.intake.domain.catalog import CaseTypeRules, effective_default_priority
 from services.intake.domain.numbering import format_case_number, request_fingerprint
 from services.intake.service_layer.unit_of_work import UnitOfWork
 from shared.contracts.events import (
@@ -34,10 +34,13 @@ from shared.contracts.events import (
     CaseCreated,
     CaseMailRequested,
     CasePriorityChanged,
+    CaseReclassified,
     CaseTransition,
+    CaseTriageEscalated,
     CaseTypeRef,
     Contact,
     DeadlineRule,
+    SlaPolicy,
 )
 from shared.db import Database, utcnow
 from shared.refusals import FieldErrors, Refused, conflict, field_error, forbidden, invalid, not_found
@@ -358,6 +361,8 @@ async def transition(db: Database, who: Principal, case_id: uuid.UUID, action: l
                            allowed_actions=[a.value for a in exc.allowed]) from None
         if action in FINISHING:
             await _refuse_unfinishable(uow.conn, case)
+        if action == lifecycle.Action.EXECUTE:
+            await _refuse_on_hold(uow.conn, case)
         now = utcnow()
         values: dict[str, Any] = {"status": new.value, "updated_at": now}
         if action == lifecycle.Action.EXECUTE and case.answered_at is None:
@@ -374,6 +379,17 @@ async def transition(db: Database, who: Principal, case_id: uuid.UUID, action: l
             case_id=case.id, status_from=case.status, status_to=new.value, by=who.user_id, by_name=who.name, at=now,
             text=text, responsible_id=case.responsible_id))
     return changed
+
+
+async def _refuse_on_hold(conn: AsyncConnection, case: Any) -> None:
+    """R1.4: before the date workflow set (case.hold_set.v1), executing is refused, naming it."""
+    held = await time_tables.clocks_of(conn, case.id)
+    if held is None or not timing.on_hold(held.executable_from, utcnow()):
+        return
+    day = held.executable_from_date or held.executable_from.date()
+    title, detail = timing.hold_texts(day)
+    raise conflict("on-hold", title, detail, executable_from=held.executable_from.isoformat(),
+                   executable_from_date=day.isoformat())
 
 
 async def _refuse_unfinishable(conn: AsyncConnection, case: Any) -> None:
@@ -478,3 +494,74 @@ async def history(db: Database, who: Principal, case_id: uuid.UUID, after: int |
     await visible_case(db, who, case_id, CaseAction.HISTORY)
     async with db.read() as conn:
         return await repo.history_page(conn, case_id, after, limit + 1)
+
+
+# -- time (issue 10): reclassify, escalate to the supervisor ------------------------------------
+NOT_SUPERVISOR = ("Sólo un supervisor o un administrador reclasifica una solicitud.",
+                  "Only a supervisor or an administrator reclassifies a case.")
+
+
+def case_type_ref(tenant: Any, ctype: Any) -> CaseTypeRef:
+    """The type as events carry it: code, name in the tenant's language, deadline rule and SLA
+    policy (when the catalog stores one for it)."""
+    sla = getattr(ctype, "sla", None) or getattr(ctype, "sla_policy", None)
+    return CaseTypeRef(code=ctype.code, name=ctype.name_es if tenant.language == "es" else ctype.name_en,
+                       deadline=DeadlineRule(unit=ctype.deadline_unit, amount=ctype.deadline_amount),
+                       sla=SlaPolicy.model_validate(sla) if sla else None)
+
+
+async def reclassify(db: Database, catalog: repo.CatalogCache, who: Principal, case_id: uuid.UUID, type_code: str,
+                     reason: str | None) -> Row[Any]:
+    """Change the case's type (its SLA policy with it: workflow re-targets the clocks). Admins and
+    supervisors only; the type must be an active one of the tenant allowed in the case's project."""
+    tenant = await catalog.tenant(who.tenant)
+    assert tenant is not None
+    async with UnitOfWork(db) as uow:
+        case = await _load(uow.conn, who, case_id, lock=True)
+        if not timing.may_reclassify(who):
+            raise forbidden(NOT_SUPERVISOR)
+        ctype = await catalog.case_type(who.tenant, type_code)
+        if ctype is None:
+            raise invalid(field_error("type", ("El tipo de solicitud no existe o no está activo para este cliente.",
+                                               "This tenant has no such active case type."), "unknown_case_type"))
+        if type_code == case.type_code:
+            raise invalid(field_error("type", ("La solicitud ya es de ese tipo.", "The case already has that type."),
+                                      "same_type"))
+        scope = CaseTypeRules.of(ctype).projects
+        if scope is not None and case.project not in scope:
+            raise invalid(field_error("type", ("Este tipo de solicitud no existe en el proyecto de la solicitud.",
+                                               "This case type does not exist in the case's project."),
+                                      "type_not_in_project"))
+        now = utcnow()
+        changed = await repo.update_case(uow.conn, case.id, {"type_code": ctype.code, "updated_at": now})
+        await uow.record(case, who, "reclassified", {"from": case.type_code, "to": ctype.code, "reason": reason})
+        await uow.emit_case_event(case, "case.reclassified.v1", CaseReclassified(
+            case_id=case.id, old_type=case.type_code, case_type=case_type_ref(tenant, ctype), by=who.user_id,
+            by_name=who.name, at=now, responsible_id=case.responsible_id))
+    return changed
+
+
+async def escalate_to_supervisor(db: Database, who: Principal, case_id: uuid.UUID, message: str, *,
+                                 customer_disagrees: bool | None = None) -> int:
+    """R3.4 rules 6–8 ("escalate to the supervisor; no new request"): allowed when triage of the
+    case says so (409 otherwise, with what triage says instead); workflow tells the supervisor of
+    the case's area. Whoever may comment on the case may escalate it (R4.4). Returns the rule."""
+    async with UnitOfWork(db) as uow:
+        case = await case_for_update(uow, who, case_id, CaseAction.COMMENT)
+        st = await triage_queries.decision_for(uow.conn, who, case, customer_disagrees=customer_disagrees,
+                                               business_line=None, now=utcnow())
+        d = st.decision
+        if d.action != triage.Action.ESCALATE_TO_SUPERVISOR:
+            says = triage.message(d, number=st.original.number)
+            raise conflict("escalation-not-called-for",
+                           ("Triage no indica escalar al supervisor", "Triage does not call for escalating"),
+                           (f"R3.4, regla {d.rule}: {says[0]} No se escaló.",
+                            f"R3.4, rule {d.rule}: {says[1]} Nothing was escalated."),
+                           rule=d.rule, action=d.action.value)
+        now = utcnow()
+        area = case.area or st.original.area
+        await uow.record(case, who, "escalated_to_supervisor", {"rule": d.rule, "message": message, "area": area})
+        await uow.emit_case_event(case, "case.triage_escalated.v1", CaseTriageEscalated(
+            case_id=case.id, rule=d.rule, message=message, area=area, by=who.user_id, by_name=who.name, at=now,
+            responsible_id=case.responsible_id))
+    return d.rule

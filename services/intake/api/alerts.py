@@ -1,0 +1,127 @@
+"""What people see of time (issue 10): their alerts (R4.8: an overdue case for its responsible
+and the admins; R2.3 internal commitment passed; R2.4 task past its due date), most overdue
+first; which they have seen; and a case's clocks (GET /cases/{id}/sla). workflow raises, ends
+and times everything; intake shows it. Who sees which alert: ``domain/timing.py``."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.intake.api.deps import CurrentPrincipal
+from services.intake.domain import timing
+from services.intake.service_layer import alerts
+from shared import clock
+from shared.contracts.events import ClockView, remaining_seconds
+from shared.fields import InputModel
+from shared.openapi import problem_responses
+from shared.paging import Page, PageParams
+from shared.runtime import runtime_of
+
+router = APIRouter(tags=["alerts"])
+
+
+class AlertCase(BaseModel):
+    id: uuid.UUID
+    number: str
+    subject: str
+
+
+class AlertOut(BaseModel):
+    id: uuid.UUID
+    kind: str = Field(description="case_overdue | commitment_passed | task_overdue")
+    case: AlertCase
+    task_id: uuid.UUID | None = None
+    due_at: datetime
+    raised_at: datetime | None
+    overdue_seconds: int = Field(description="How late it is now (wall-clock seconds)")
+    seen: bool = Field(description="The caller marked it seen")
+
+
+class UnreadOut(BaseModel):
+    unread: int
+
+
+class SeenIn(InputModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"alert_ids": []}})
+    alert_ids: list[uuid.UUID] = Field(default_factory=list, max_length=500,
+                                       description="The alerts to mark seen; empty: all of the caller's")
+
+
+class SeenOut(BaseModel):
+    marked: int
+    unread: int
+
+
+class ClockOut(BaseModel):
+    """A clock as workflow computed it, with the business seconds left now."""
+
+    model_config = ConfigDict(extra="allow")
+    kind: str
+    state: str
+    due_at: datetime | None
+    remaining_seconds: int | None = Field(description="Business seconds left now (None once met or stopped)")
+
+
+class SlaOut(BaseModel):
+    case_id: uuid.UUID
+    revision: int = Field(description="workflow's count of changes to the clocks (0: none published yet)")
+    clocks: list[ClockOut]
+    executable_from: datetime | None = Field(default=None, description="R1.4: executable only from then")
+    executable_from_date: date | None = None
+    now: datetime
+
+
+def _alert(r: Any, now: datetime) -> AlertOut:
+    return AlertOut(id=r.alert_id, kind=r.kind, case=AlertCase(id=r.case_id, number=r.number, subject=r.subject),
+                    task_id=r.task_id, due_at=r.due_at, raised_at=r.raised_at,
+                    overdue_seconds=timing.overdue_seconds(r.due_at, now), seen=bool(r.seen))
+
+
+@router.get("/alerts", response_model=Page[AlertOut], responses=problem_responses(401, 403, 422))
+async def list_alerts(request: Request, p: CurrentPrincipal, page: PageParams) -> Page[AlertOut]:
+    """The caller's open alerts, most overdue first (R4.8). Admins and supervisors see every alert
+    of the tenant; anyone else those of the cases they are responsible for now (viewers: none)."""
+    after = page.after("alerts", datetime, uuid.UUID)
+    rows = await alerts.alerts(runtime_of(request).db, p, after, page.limit)
+    now = clock.now()
+    return Page[AlertOut].of(rows, page, "alerts", key=lambda r: (r.due_at, r.alert_id),
+                             item=lambda r: _alert(r, now))
+
+
+@router.get("/alerts/unread-count", response_model=UnreadOut, responses=problem_responses(401, 403))
+async def unread_count(request: Request, p: CurrentPrincipal) -> UnreadOut:
+    """Open alerts the caller sees and has not marked seen."""
+    return UnreadOut(unread=await alerts.unread(runtime_of(request).db, p))
+
+
+@router.post("/alerts/seen", response_model=SeenOut, responses=problem_responses(401, 403, 422))
+async def mark_seen(body: SeenIn, request: Request, p: CurrentPrincipal) -> SeenOut:
+    """Mark alerts seen, for the caller only (the named ones, or all the caller sees when empty)."""
+    marked, unread = await alerts.mark_seen(runtime_of(request).db, p, body.alert_ids or None)
+    return SeenOut(marked=marked, unread=unread)
+
+
+def clock_out(c: dict[str, Any], now: datetime) -> ClockOut:
+    view = ClockView.model_validate(c)
+    left = None if view.state in ("met", "stopped") else remaining_seconds(view, now)
+    return ClockOut(**{**view.model_dump(mode="json"), "remaining_seconds": left})
+
+
+@router.get("/cases/{case_id}/sla", response_model=SlaOut, responses=problem_responses(401, 404, 422))
+async def case_sla(case_id: uuid.UUID, request: Request, p: CurrentPrincipal) -> SlaOut:
+    """The case's clocks (first response, resolution, hold, internal commitment) as workflow last
+    computed them, with the business seconds left now; and R1.4's ``executable_from``."""
+    case, stored = await alerts.case_sla(runtime_of(request).db, p, case_id)
+    now = clock.now()
+    if stored is None:
+        return SlaOut(case_id=case.id, revision=0, clocks=[], now=now)
+    return SlaOut(case_id=case.id, revision=stored.revision, clocks=[clock_out(c, now) for c in stored.clocks],
+                  executable_from=stored.executable_from, executable_from_date=stored.executable_from_date, now=now)
+
+
+__all__ = ["router"]
