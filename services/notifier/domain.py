@@ -106,3 +106,114 @@ def requested_mails(case: Any, to: list[str], cc: list[str], subject: str, body:
                 seen.add(a.lower())
                 out.append(PlannedEmail(role, a, "case_mail", case.language, ctx, str(case.case_id)))
     return out
+
+
+# -- time (issue 10): escalations and SLA warnings, to the users workflow chose -----------------------
+KIND_LABELS: dict[str, dict[str, str]] = {
+    "es": {"case_overdue": "Solicitud vencida", "first_response_overdue": "Primera respuesta vencida",
+           "commitment_passed": "Compromiso interno vencido", "task_overdue": "Tarea vencida",
+           "priority_raised": "Prioridad elevada", "triage_supervisor": "Derivada a supervisión"},
+    "en": {"case_overdue": "Request overdue", "first_response_overdue": "First response overdue",
+           "commitment_passed": "Internal commitment passed", "task_overdue": "Task overdue",
+           "priority_raised": "Priority raised", "triage_supervisor": "Referred to a supervisor"},
+}
+REASON_LABELS: dict[str, dict[str, str]] = {
+    "es": {"responsible": "usted es el responsable de la solicitud",
+           "manager": "usted es jefatura del responsable",
+           "area_head": "usted es jefe del área de la solicitud",
+           "subscriber": "usted está suscrito a las escalaciones de este tipo de solicitud",
+           "supervisor": "usted es supervisor"},
+    "en": {"responsible": "you are responsible for the request",
+           "manager": "you manage the request's responsible",
+           "area_head": "you head the request's area",
+           "subscriber": "you subscribed to escalations of this request type",
+           "supervisor": "you are a supervisor"},
+}
+CLOCK_LABELS: dict[str, dict[str, str]] = {
+    "es": {"first_response": "primera respuesta", "resolution": "resolución", "hold": "plazo de espera",
+           "internal_commitment": "compromiso interno"},
+    "en": {"first_response": "first response", "resolution": "resolution", "hold": "hold period",
+           "internal_commitment": "internal commitment"},
+}
+
+
+def _lang(language: str) -> str:
+    return language if language in ("es", "en") else "es"
+
+
+def _label(table: dict[str, dict[str, str]], code: str | None, language: str) -> str:
+    if code is None:
+        return ""
+    return table[_lang(language)].get(code, code)  # an unknown code still reads (as itself)
+
+
+def format_duration(seconds: int, language: str) -> str:
+    """Lateness in days/hours/minutes: ``1 d 2 h 5 min`` (``min`` also in English)."""
+    minutes = max(0, seconds) // 60
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    parts = []
+    if days:
+        parts.append(f"{days} d")
+    if hours:
+        parts.append(f"{hours} h")
+    if mins or not parts:
+        parts.append(f"{mins} min")
+    return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class Addressee:
+    """A recipient workflow chose, resolved from the user directory: who, why, in which language."""
+
+    user_id: str
+    reason: str
+    email: str
+    name: str
+    language: str
+
+
+def _people_context(case: Any, who: Addressee) -> dict[str, Any]:
+    lang = _lang(who.language)
+    return {**case_context(case), "created_at": format_instant(case.created_at, lang, case.timezone),
+            "name": who.name, "reason": who.reason, "reason_label": _label(REASON_LABELS, who.reason, lang),
+            "user_id": who.user_id}
+
+
+def _once_per_address(people: list[Addressee]) -> list[Addressee]:
+    """Deliveries are keyed (event, channel, address): the same address twice is one e-mail."""
+    seen: set[str] = set()
+    out = []
+    for p in people:
+        if p.email.lower() not in seen:
+            seen.add(p.email.lower())
+            out.append(p)
+    return out
+
+
+def escalation_emails(case: Any, people: list[Addressee], *, kind: str, level: int, due_at: datetime | None,
+                      overdue_seconds: int | None, clock: str | None, urgent: bool,
+                      message: str | None) -> list[PlannedEmail]:
+    """Issue 10: a case escalated (``case.escalated.v1``): each e-mail recipient, in their language."""
+    out = []
+    for who in _once_per_address(people):
+        lang = _lang(who.language)
+        ctx = {**_people_context(case, who), "kind": kind, "kind_label": _label(KIND_LABELS, kind, lang),
+               "level": level, "urgent": urgent, "message": message or "",
+               "clock_label": _label(CLOCK_LABELS, clock, lang),
+               "due_at": format_instant(due_at, lang, case.timezone) if due_at else "",
+               "overdue": format_duration(overdue_seconds, lang) if overdue_seconds is not None else ""}
+        out.append(PlannedEmail(who.reason, who.email, "case_escalated", lang, ctx, str(case.case_id)))
+    return out
+
+
+def sla_warning_emails(case: Any, people: list[Addressee], *, clock: str, percent: int,
+                       due_at: datetime) -> list[PlannedEmail]:
+    """Issue 10: ``percent`` of a clock's time is used (``case.sla_warning.v1``)."""
+    out = []
+    for who in _once_per_address(people):
+        lang = _lang(who.language)
+        ctx = {**_people_context(case, who), "clock": clock, "clock_label": _label(CLOCK_LABELS, clock, lang),
+               "percent": percent, "due_at": format_instant(due_at, lang, case.timezone)}
+        out.append(PlannedEmail(who.reason, who.email, "case_sla_warning", lang, ctx, str(case.case_id)))
+    return out

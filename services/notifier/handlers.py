@@ -32,9 +32,12 @@ from shared.contracts.events import (
     CaseAssigned,
     CaseCreated,
     CaseDeadlineSet,
+    CaseEscalated,
     CaseMailRequested,
+    CaseSlaWarning,
     CaseTransition,
     NotificationSent,
+    Recipient,
     TaskCreated,
     UserInvited,
     UserProfile,
@@ -124,6 +127,53 @@ async def plan_task_email(conn: AsyncConnection, env: Envelope) -> list[domain.P
             "case_number": e.case_number, "case_subject": e.case_subject, "area": e.area, "by_name": e.by_name,
             "task_id": str(e.task_id)}, str(e.case_id)))
     return out
+
+
+async def _addressees(conn: AsyncConnection, tenant: str, recipients: list[Recipient],
+                      channel: str) -> list[domain.Addressee]:
+    """The recipients asked to be told on ``channel``, resolved from the user directory.
+    A user the directory does not know yet (its user.upserted still on its way): ``NotYet``, so
+    the event is retried; an inactive user (or one of another tenant) is skipped."""
+    wanted = [r for r in recipients if channel in r.channels]
+    if not wanted:
+        return []
+    ud = user_directory.c
+    rows = {row.user_id: row for row in await conn.execute(
+        select(user_directory).where(ud.user_id.in_({r.user_id for r in wanted})))}
+    missing = [str(r.user_id) for r in wanted if r.user_id not in rows]
+    if missing:
+        raise NotYet(f"user(s) {', '.join(missing)} not known to notifier yet")
+    out = []
+    for r in wanted:
+        u = rows[r.user_id]
+        if not u.active:
+            continue
+        if u.tenant != tenant:
+            log.warning("recipient %s is not of tenant %s: skipped", r.user_id, tenant)
+            continue
+        out.append(domain.Addressee(str(u.user_id), r.reason, u.email, u.name, u.language))
+    return out
+
+
+async def plan_escalation_emails(conn: AsyncConnection, env: Envelope) -> list[domain.PlannedEmail]:
+    """Issue 10: a case escalated: e-mail each recipient whose channels include e-mail."""
+    e = CaseEscalated.model_validate(env.data)
+    people = await _addressees(conn, env.tenant, e.recipients, "email")
+    if not people:
+        return []
+    return domain.escalation_emails(await _case_copy(conn, e.case_id), people, kind=e.kind, level=e.level,
+                                    due_at=e.due_at, overdue_seconds=e.overdue_seconds, clock=e.clock,
+                                    urgent=e.urgent, message=e.message)
+
+
+async def plan_sla_warning_emails(conn: AsyncConnection, env: Envelope) -> list[domain.PlannedEmail]:
+    """Issue 10: ``percent`` of a clock used: e-mail each recipient whose channels include e-mail."""
+    e = CaseSlaWarning.model_validate(env.data)
+    people = await _addressees(conn, env.tenant, e.recipients, "email")
+    if not people:
+        return []
+    return domain.sla_warning_emails(await _case_copy(conn, e.case_id), people, clock=e.clock, percent=e.percent,
+                                     due_at=e.due_at)
 
 
 class EmailDeliveries:
@@ -225,4 +275,6 @@ def build_handlers(emails: EmailDeliveries) -> dict[str, Any]:
             "task.created.v1": emails.handler(plan_task_email),
             "case.finished.v1": emails.handler(plan_finished_emails),
             "case.mail_requested.v1": emails.handler(plan_requested_mail),
+            "case.escalated.v1": emails.handler(plan_escalation_emails),
+            "case.sla_warning.v1": emails.handler(plan_sla_warning_emails),
             "case.assigned.v1": on_case_assigned}

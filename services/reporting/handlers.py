@@ -112,7 +112,9 @@ async def on_catalog_changed(tx: Tx, env: Envelope) -> None:
 
 LOGGED = ("case.commented.v1", "interaction.created.v1", "interaction.closed.v1", "task.created.v1",
           "task.closed.v1", "workorder.requested.v1", "workorder.approved.v1", "workorder.rejected.v1",
-          "workorder.executed.v1", "activity.created.v1", "activity.completed.v1", "attachment.added.v1")
+          "workorder.executed.v1", "activity.created.v1", "activity.completed.v1", "attachment.added.v1",
+          # time (issue 10): kept for the SLA reports (issue 13)
+          "case.clock_met.v1", "case.clock_breached.v1", "case.escalated.v1", "case.sla_warning.v1")
 
 
 async def on_logged(tx: Tx, env: Envelope) -> None:

@@ -22,7 +22,7 @@ def build(settings: Settings, bus: Bus | None = None) -> ServiceRuntime:
         return poller.run
 
     rt = ServiceRuntime("workflow", settings, outbox=outbox, inbox=inbox, migrations=MIGRATIONS,
-                        handlers={**HANDLERS, **sessions.handlers}, router=router, bus=bus,
+                        handlers={**sessions.handlers, **HANDLERS}, router=router, bus=bus,
                         workers={"timers": timer_worker}, title="Atiende workflow", progress=progress)
     rt.extras["sessions"] = sessions
     rt.extras["token_secret"] = settings.signing_secret()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from services.workflow.adapters.db import sessions
 from services.workflow.domain import escalation
 from services.workflow.service_layer import clocks, copies, policies, tasks
 from shared.contracts.envelope import Envelope
@@ -101,7 +102,9 @@ async def on_area_changed(tx: Tx, env: Envelope) -> None:
 
 
 async def on_user_upserted(tx: Tx, env: Envelope) -> None:
+    """The manager chain and subscriptions for escalations; the token check's copy too."""
     await copies.keep_person(tx, env.tenant, UserProfile.model_validate(env.data))
+    await sessions.on_user_upserted(tx, env)
 
 
 TRANSITIONS = ("case.executed.v1", "case.finished.v1", "case.paused.v1", "case.resumed.v1", "case.reopened.v1")
