@@ -213,7 +213,7 @@ async def _nonempty(coro) -> bool:  # type: ignore[no-untyped-def]
 async def test_r4_8_executing_ends_the_overdue_alert_and_reopening_rearms_it(rabbit_system: System) -> None:
     from sqlalchemy import select
 
-    from services.workflow.adapters.db import timers
+    from services.workflow.adapters.db import case_clocks, timers
     from tests.support.system import wait_for
 
     c = rabbit_system.intake
@@ -231,8 +231,18 @@ async def test_r4_8_executing_ends_the_overdue_alert_and_reopening_rearms_it(rab
     await wait_for(lambda: states_are([(False, False)]), 20, "overdue timer armed")
     mine = await rabbit_system.auth("ejecutiva")
     await c.post(f"/cases/{cid}/execute", json={"text": "En curso."}, headers=mine)
-    await wait_for(lambda: states_are([(True, False)]), 20, "alert ended by the execution")
+
+    async def attended() -> bool:
+        async with wf.db.engine.connect() as conn:
+            row = (await conn.execute(select(case_clocks.c.policy).where(case_clocks.c.case_id == cid))).scalar()
+        return bool(row and row.get("attended_cycle") == 1)
+
+    # Executed: the request is attended (no R4.8 alert in this cycle); the resolution clock runs
+    # on until the case is finished, so its timer stays.
+    await wait_for(attended, 20, "the execution applied by workflow")
+    assert await timer_states() == [(False, False)]
     await c.post(f"/cases/{cid}/finish", json={"outcome": "success", "comment": "Listo."}, headers=mine)
+    await wait_for(lambda: states_are([(True, False)]), 20, "clock met on finish: its timer cancelled")
     await c.post(f"/cases/{cid}/reopen", json={"text": "Cliente insiste."}, headers=await rabbit_system.auth("admin"))
     # The resolution clock keeps one timer row, moved in place: pending again on the new cycle.
     await wait_for(lambda: states_are([(False, False)]), 20, "timer armed again on reopen")

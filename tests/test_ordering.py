@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from services.notifier.adapters.db import deliveries
 from services.reporting.adapters.db import case_facts
-from services.workflow.adapters.db import case_deadlines, timers
+from services.workflow.adapters.db import case_clocks, case_deadlines, timers
 from shared.contracts.envelope import Envelope
 from shared.messaging.bus import OutgoingMessage
 from shared.messaging.ordering import CASE_EVENTS, Verdict, in_subject_order, verdict
@@ -166,9 +166,11 @@ async def test_reordered_and_duplicated_case_events_leave_every_service_at_the_t
 
 
 @pytest.mark.integration
-async def test_r4_8_an_execute_overtaking_created_leaves_no_overdue_timer_armed(rabbit_system: System) -> None:
-    """Without ordering, case.executed handled before case.created cancels nothing, and the
-    timer armed by case.created then stays armed for an executed case."""
+async def test_r4_8_an_execute_overtaking_created_is_applied_after_it(rabbit_system: System) -> None:
+    """Without ordering, case.executed handled before case.created would change nothing, and the
+    case would stay "new" in workflow (its R4.8 alert raised at the deadline of an executed case).
+    In order: created, then executed — the resolution clock keeps its one timer (it runs until the
+    case is finished) and the cycle is marked attended."""
     s = rabbit_system
     cid = uuid.uuid4()
     await publish(s, executed(cid))
@@ -176,14 +178,15 @@ async def test_r4_8_an_execute_overtaking_created_leaves_no_overdue_timer_armed(
     await publish(s, created(cid))
 
     async def settled() -> bool:
-        return (await workflow_state(s, cid) == ("in_execution", 0)
+        return (await workflow_state(s, cid) == ("in_execution", 1)
                 and await status_in_reporting(s, cid) == "in_execution")
 
     await wait_for(settled, 30, "workflow and reporting at 'in_execution'")
     async with s.rt["workflow"].db.read() as conn:
         all_timers = (await conn.execute(select(func.count()).select_from(timers)
                                          .where(timers.c.subject == str(cid)))).scalar_one()
-    assert all_timers == 1  # armed by case.created, then cancelled by case.executed
+        policy = (await conn.execute(select(case_clocks.c.policy).where(case_clocks.c.case_id == cid))).scalar_one()
+    assert all_timers == 1 and policy["attended_cycle"] == 1
 
 
 @pytest.mark.integration
@@ -313,7 +316,8 @@ async def test_a_case_entered_before_numbering_is_numbered_from_1_after_the_upgr
     assert r.status_code == 201, r.text
     r = await s.intake.post(f"/cases/{cid}/execute", json={"text": "Se envió la copia."}, headers=admin)
     assert r.status_code == 200, r.text
-    await wait_for(lambda: _is(workflow_state(s, cid), ("in_execution", 0)), 30, "workflow applied #1 and #2")
+    # Executed: the resolution clock (and its one timer) runs on until the case is finished.
+    await wait_for(lambda: _is(workflow_state(s, cid), ("in_execution", 1)), 30, "workflow applied #1 and #2")
     await wait_for(lambda: _is(status_in_reporting(s, cid), "in_execution"), 30, "reporting applied #1 and #2")
     async with s.rt["workflow"].db.read() as conn:
         last = (await conn.execute(select(workflow_progress.c.last_sequence)

@@ -32,8 +32,10 @@ async def on_case_created(tx: Tx, env: Envelope) -> None:
 
 async def on_transition(tx: Tx, env: Envelope) -> None:
     e = CaseTransition.model_validate(env.data)
-    if env.type in ("case.executed.v1", "case.finished.v1"):
-        await clocks.on_done(tx, env, e.case_id, e.at, e.status_to, finished=env.type == "case.finished.v1")
+    if env.type == "case.executed.v1":
+        await clocks.on_executed(tx, env, e.case_id, e.at, e.status_to)
+    elif env.type == "case.finished.v1":
+        await clocks.on_finished(tx, env, e.case_id, e.at, e.status_to)
     elif env.type == "case.paused.v1":
         await clocks.on_paused(tx, env, e.case_id, e.at, e.status_to)
     elif env.type == "case.resumed.v1":

@@ -25,12 +25,14 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    or_,
     select,
     tuple_,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.intake.adapters.case_tables import tasks
 from services.intake.adapters.db import cases, metadata
 from services.intake.adapters.party_tables import party_visible
 from services.intake.domain import timing
@@ -116,11 +118,12 @@ async def end_alert(conn: AsyncConnection, row: dict[str, Any]) -> None:
 
 def _visible(p: Principal) -> ColumnElement[bool]:
     """Open alerts of the caller's tenant on cases the caller may see, as ``timing.sees_all_alerts``
-    says: everyone's, or only those of the cases the caller is responsible for now."""
+    says: everyone's, or only those of the cases (and tasks, R2.4) the caller is responsible for now."""
     cond = and_(alerts.c.tenant == p.tenant, alerts.c.ended_at.is_(None), alerts.c.due_at.is_not(None),
                 cases.c.tenant == p.tenant, party_visible(p, cases.c.party_id))
     if not timing.sees_all_alerts(p):
-        cond = and_(cond, cases.c.responsible_id == p.user_id)
+        cond = and_(cond, or_(cases.c.responsible_id == p.user_id,
+                              and_(alerts.c.task_id.is_not(None), tasks.c.responsible_id == p.user_id)))
     return cond
 
 
@@ -128,7 +131,7 @@ def _not_seen(user_id: uuid.UUID | None) -> ColumnElement[bool]:
     return ~exists().where(alert_seen.c.alert_id == alerts.c.alert_id, alert_seen.c.user_id == user_id)
 
 
-_FROM = alerts.join(cases, cases.c.id == alerts.c.case_id)
+_FROM = alerts.join(cases, cases.c.id == alerts.c.case_id).outerjoin(tasks, tasks.c.id == alerts.c.task_id)
 
 
 async def alert_page(conn: AsyncConnection, p: Principal, after: list[Any] | None, limit: int) -> list[Any]:

@@ -6,8 +6,8 @@ length p moves the due time by p. Rules, each with a test in tests/test_sla_cloc
 
 - first response is met by the first action the customer sees (execute, a mail to the contact,
   finish); its target is never replaced by another one (zammad#5177);
-- the resolution clock pauses while the case waits on the customer and resumes with the paused
-  business time added; a priority or type change re-targets it keeping the time already paused
+- the resolution clock runs until the case is finished; it pauses while the case waits on the
+  customer and resumes with the paused business time added; a priority or type change re-targets it keeping the time already paused
   (glpi#6902, glpi#15605); reopening starts resolution again on a new cycle;
 - breached stays breached through a re-target; a removed policy stops the clock, and with it its
   escalations (zammad#4353).

@@ -288,17 +288,46 @@ async def end_alert(tx: Tx, ct: CaseTime, clock: Clock, at: datetime, why: str) 
         ended_at=at, reason=why, case_version=ct.row["case_version"]))
 
 
-async def on_done(tx: Tx, env: Envelope, case_id: uuid.UUID, at: datetime, status: str, *, finished: bool) -> None:
-    """Executed or finished: the customer saw an action (first response met) and the request is
-    attended (R4.8: its overdue alert ends); finishing also closes the case's clocks."""
+async def on_executed(tx: Tx, env: Envelope, case_id: uuid.UUID, at: datetime, status: str) -> None:
+    """Executed ("log what was done", R4.6): the first action the customer sees meets first
+    response, and the request counts as attended: R4.8's overdue alert ends (and is not raised
+    again in this cycle). The resolution clock runs on until the case is finished; executing a
+    case that waited on the customer resumes it."""
     ct = await load(tx, case_id, env)
     assert ct is not None
     now = utcnow()
-    applied(ct, env, status=status, **({"open": False} if finished else {}))
-    why = "finished" if finished else "executed"
-    await _met(tx, ct, ("first_response", "resolution", "internal_commitment"), at, now, why)
+    applied(ct, env, status=status)
+    await _met(tx, ct, ("first_response",), at, now, "executed")
+    res = ct.clocks.get("resolution")
+    if res is not None:
+        ct.clocks["resolution"] = res.resume(at)
+        if ct.policy.get("attended_cycle") != res.cycle:
+            ct.row["policy"] = {**ct.policy, "attended_cycle": res.cycle}
+            await end_alert(tx, ct, res, at, "executed")
     await tx.conn.execute(update(case_deadlines).where(case_deadlines.c.case_id == case_id).values(status=status))
-    await save(tx, ct, now, reason=why)
+    await save(tx, ct, now, reason="executed")
+
+
+async def on_finished(tx: Tx, env: Envelope, case_id: uuid.UUID, at: datetime, status: str) -> None:
+    """Finished: every clock is met (resolution, first response if still running, the internal
+    commitment date) and their alerts end; the case's clocks stop being watched."""
+    ct = await load(tx, case_id, env)
+    assert ct is not None
+    now = utcnow()
+    applied(ct, env, status=status, open=False)
+    res = ct.clocks.get("resolution")
+    attended = res is not None and ct.policy.get("attended_cycle") == res.cycle
+    await _met(tx, ct, ("first_response", "internal_commitment"), at, now, "finished")
+    if res is not None and not res.done:
+        ct.clocks["resolution"] = res.meet(at)
+        due = res.due_at(ct.cal, now)
+        await ct.emit(tx, "case.clock_met.v1", CaseClockMet(
+            case_id=ct.case_id, case_version=ct.row["case_version"], clock="resolution", cycle=res.cycle,
+            met_at=at, due_at=due, on_time=at <= due))
+        if not attended:  # an executed case's alert has ended already
+            await end_alert(tx, ct, res, at, "finished")
+    await tx.conn.execute(update(case_deadlines).where(case_deadlines.c.case_id == case_id).values(status=status))
+    await save(tx, ct, now, reason="finished")
 
 
 async def on_first_response(tx: Tx, env: Envelope, case_id: uuid.UUID, at: datetime, to: list[str]) -> None:
@@ -461,7 +490,8 @@ async def _breach(tx: Tx, ct: CaseTime, clock: Clock, due: datetime) -> None:
         await ct.emit(tx, "case.overdue.v1", CaseOverdue(case_id=ct.case_id, due_at=due, case_version=v,
                                                           cycle=clock.cycle, responsible_id=ct.row["responsible_id"]))
     alert = escalation.ALERT_OF_CLOCK.get(clock.kind)
-    if alert is not None:
+    attended = clock.kind == "resolution" and ct.policy.get("attended_cycle") == clock.cycle
+    if alert is not None and not attended:  # R4.8: an executed request raises no alert
         await ct.emit(tx, "alert.raised.v1", AlertRaised(
             alert_id=escalation.alert_id(str(ct.case_id), alert, clock.cycle), kind=alert, case_id=ct.case_id,  # type: ignore[arg-type]
             responsible_id=ct.row["responsible_id"], due_at=due, raised_at=utcnow(), case_version=v))
