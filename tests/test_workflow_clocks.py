@@ -1,0 +1,192 @@
+"""Clock semantics end to end (issue 10): what intake's actions and the catalog do to workflow's
+clocks, seen through intake's public API and the e-mails notifier sends (RabbitMQ + PostgreSQL,
+real SMTP on loopback). Time is moved with ``System.travel_to``."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tests.support.smtp_sink import SmtpSink
+from tests.support.system import System, case_body, demo, wait_for
+
+SCL = ZoneInfo("America/Santiago")
+MONDAY_10 = datetime(2027, 3, 8, 10, tzinfo=SCL)  # no holiday that week in Chile
+
+
+async def _ids(s: System, tenant: str = "inmobiliaria-demo") -> dict[str, str]:
+    items = (await s.intake.get("/users", params={"limit": 100}, headers=await s.auth("admin", tenant))).json()["items"]
+    return {u["email"].split("@")[0]: u["id"] for u in items}
+
+
+async def _sla(s: System, case_id: str) -> dict[str, Any]:
+    r = await s.intake.get(f"/cases/{case_id}/sla", headers=await s.auth())
+    assert r.status_code == 200, r.text
+    return {c["kind"]: c for c in r.json()["clocks"]}
+
+
+async def _clock_where(s: System, case_id: str, kind: str, cond: Any, what: str) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+
+    async def ok() -> bool:
+        clocks = await _sla(s, case_id)
+        if kind in clocks and cond(clocks[kind]):
+            found.update(clocks[kind])
+            return True
+        return False
+
+    await wait_for(ok, 30, what)
+    return found
+
+
+def _mails(sink: SmtpSink, template: str = "case_escalated") -> Counter[tuple[str, str]]:
+    return Counter((m.message["X-Atiende-Case"], m.to[0].split("@")[0])
+                   for m in list(sink.messages) if m.message["X-Atiende-Template"] == template)
+
+
+def _t(v: str) -> datetime:
+    return datetime.fromisoformat(v)
+
+
+@pytest.mark.integration
+async def test_resolution_pauses_while_waiting_on_the_customer_and_resumes_with_the_paused_time_added(
+        rabbit_system: System) -> None:
+    s = rabbit_system
+    s.travel_to(MONDAY_10)
+    case = await s.create_case(case_body(1))
+    before = await _clock_where(s, case["id"], "resolution", lambda c: c["state"] == "running", "resolution running")
+    mine = await s.auth("ejecutiva")
+    assert (await s.intake.post(f"/cases/{case['id']}/execute", json={"text": "Se pidió la cédula."},
+                                headers=mine)).status_code == 200
+    assert (await s.intake.post(f"/cases/{case['id']}/pause", json={"text": "Esperamos la cédula."},
+                                headers=mine)).status_code == 200
+    paused = await _clock_where(s, case["id"], "resolution", lambda c: c["state"] == "paused", "resolution paused")
+    assert paused["paused"][0]["end"] is None
+    s.travel_to(MONDAY_10 + timedelta(hours=2))  # two working hours waiting on the customer
+    assert (await s.intake.post(f"/cases/{case['id']}/resume", json={"text": "Llegó la cédula."},
+                                headers=await s.auth("ejecutiva"))).status_code == 200
+    resumed = await _clock_where(s, case["id"], "resolution", lambda c: c["state"] == "running" and c["paused"]
+                                 and c["paused"][0]["end"], "resolution resumed")
+    assert abs(resumed["paused_seconds"] - 2 * 3600) <= 2  # the shared clock keeps running between requests
+    # The due time moved by exactly the business time paused (the calendar's working seconds).
+    assert _t(resumed["due_at"]) > _t(before["due_at"])
+    assert resumed["target_seconds"] == before["target_seconds"]
+    trace_days = [d["date"] for d in resumed["trace"]]
+    assert trace_days[0] == "2027-03-08" and trace_days[-1] == _t(resumed["due_at"]).astimezone(SCL).date().isoformat()
+
+
+@pytest.mark.integration
+async def test_a_calendar_change_retargets_open_cases_and_says_so_in_their_history(rabbit_system: System) -> None:
+    s = rabbit_system
+    s.travel_to(MONDAY_10)
+    case = await s.create_case(case_body(2))
+    before = await _clock_where(s, case["id"], "resolution", lambda c: c["state"] == "running", "resolution running")
+    closed = date(2027, 3, 10)  # Wednesday, inside the case's span
+    r = await s.intake.put("/calendar", headers=await s.auth(), json={
+        "country": "CL", "timezone": "America/Santiago",
+        "extra_closed_days": [{"date": closed.isoformat(), "name": "Inventario anual"}]})
+    assert r.status_code == 200, r.text
+    after = await _clock_where(s, case["id"], "resolution", lambda c: c["due_at"] != before["due_at"],
+                               "resolution re-targeted")
+    assert _t(after["due_at"]).astimezone(SCL).date() > _t(before["due_at"]).astimezone(SCL).date()
+    day = next(d for d in after["trace"] if d["date"] == closed.isoformat())
+    assert (day["skipped"], day["name"]) == ("closed", "Inventario anual")
+
+    async def announced() -> bool:
+        items = (await s.intake.get(f"/cases/{case['id']}/history", params={"limit": 200},
+                                    headers=await s.auth())).json()["items"]
+        return any(i.get("kind") == "sla_changed" for i in items)
+
+    await wait_for(announced, 30, "a history line for the re-target")
+
+
+@pytest.mark.integration
+async def test_r2_4_a_task_past_its_due_date_alerts_its_responsible_until_closed(
+        rabbit_system: System, smtp_sink: SmtpSink) -> None:
+    s = rabbit_system
+    s.travel_to(MONDAY_10)
+    ids = await _ids(s)
+    case = await s.create_case(case_body(3))
+    r = await s.intake.post(f"/cases/{case['id']}/tasks", headers=await s.auth(), json={
+        "title": "Revisar humedad", "description": "Visita técnica al departamento.",
+        "responsible_id": ids["ejecutivo"], "due_date": "2027-03-09"})
+    assert r.status_code == 201, r.text
+    task_id = r.json()["id"]
+    s.travel_to(datetime(2027, 3, 10, 11, tzinfo=SCL))
+
+    async def task_alerts(who: str) -> list[dict[str, Any]]:
+        got = (await s.intake.get("/alerts", headers=await s.auth(who))).json()["items"]
+        return [a for a in got if a["kind"] == "task_overdue"]
+
+    async def shown() -> bool:
+        return len(await task_alerts("ejecutivo")) == 1
+
+    await wait_for(shown, 30, "the task's alert for its responsible")
+    [alert] = await task_alerts("ejecutivo")
+    assert alert["task_id"] == task_id and alert["case"]["id"] == case["id"] and alert["overdue_seconds"] > 0
+    assert len(await task_alerts("admin")) == 1 and await task_alerts("lectura") == []
+    await wait_for(lambda: _mails(smtp_sink)[(case["id"], "ejecutivo")] == 1, 30, "the task's responsible e-mailed")
+    r = await s.intake.post(f"/tasks/{task_id}/close", json={"note": "Visita realizada."},
+                            headers=await s.auth("ejecutivo"))
+    assert r.status_code == 200, r.text
+
+    async def gone() -> bool:
+        return await task_alerts("ejecutivo") == []
+
+    await wait_for(gone, 30, "the task's alert ended by closing it")
+
+
+@pytest.mark.integration
+async def test_r0_4_a_raise_notifies_by_the_new_levels_scheme(rabbit_system: System, smtp_sink: SmtpSink) -> None:
+    """high: the responsible and their manager; urgent: also the area head. Not the raiser."""
+    s = rabbit_system
+    ids = await _ids(s)
+    admin = await s.auth()
+    r = await s.intake.patch(f"/users/{ids['ejecutiva']}", json={"manager_id": ids["gerencia.tecnica"]}, headers=admin)
+    assert r.status_code == 200, r.text
+    case = await s.create_case(case_body(4))
+    cid = case["id"]
+    r = await s.intake.post(f"/cases/{cid}/priority", json={"priority": "high", "reason": "customer_called_again"},
+                            headers=await s.auth("ejecutiva"))
+    assert r.status_code == 200, r.text
+    # The responsible raised it herself: only her manager is told.
+    await wait_for(lambda: _mails(smtp_sink) == Counter({(cid, "gerencia.tecnica"): 1}), 30, "the manager e-mailed")
+    r = await s.intake.post(f"/cases/{cid}/priority", json={"priority": "urgent", "reason": "came_to_branch_again"},
+                            headers=admin)
+    assert r.status_code == 200, r.text
+    expected = Counter({(cid, "gerencia.tecnica"): 2, (cid, "ejecutiva"): 1, (cid, "supervisora"): 1})
+    await wait_for(lambda: _mails(smtp_sink) == expected, 30, "urgent: responsible, manager and area head")
+
+
+@pytest.mark.integration
+async def test_r3_4_escalating_to_the_supervisor_e_mails_the_triage_message(
+        rabbit_system: System, smtp_sink: SmtpSink) -> None:
+    s, tenant = rabbit_system, "gas-demo"
+    admin = await s.auth("admin", tenant)
+    r = await s.intake.post("/catalog/case-types", headers=admin, json={
+        "code": "reclamo-medidor", "name_es": "Reclamo de medidor", "name_en": "Meter complaint",
+        "deadline": {"unit": "business_days", "amount": 5}})
+    assert r.status_code == 201, r.text
+
+    def body(i: int, type_: str, **over: Any) -> dict[str, Any]:
+        return {"type": type_, "subject": f"Reclamo {i}", "description": "El cliente reclama por su boleta.",
+                "contact": {"name": "Rosa Fuentes", "email": f"rosa{i}@example.cl", "phone": "+56922223333"},
+                "responsible_email": demo("ejecutiva", tenant), **over}
+
+    original = await s.create_case(body(1, "reclamo-medidor", project="medidor"), tenant=tenant)
+    late = await s.create_case(body(2, "respuesta-fuera-de-plazo", follow_up_of=original["id"]), tenant=tenant)
+    r = await s.intake.post(f"/cases/{late['id']}/execute", json={"text": "Se derivó al área comercial."},
+                            headers=await s.auth("ejecutiva", tenant))
+    assert r.status_code == 200, r.text
+    message = "El seguimiento se respondió pero la solicitud original no."
+    r = await s.intake.post(f"/cases/{original['id']}/escalate-to-supervisor", json={"message": message},
+                            headers=await s.auth("ejecutivo", tenant))
+    assert r.status_code == 200, r.text
+    await wait_for(lambda: _mails(smtp_sink)[(original["id"], "supervisora")] == 1, 30, "the supervisor e-mailed")
+    [mail] = [m for m in smtp_sink.messages if m.message["X-Atiende-Template"] == "case_escalated"]
+    text = mail.message.get_payload(decode=True).decode()
+    assert message in text
