@@ -75,6 +75,8 @@ async def test_resolution_pauses_while_waiting_on_the_customer_and_resumes_with_
     # The due time moved by exactly the business time paused (the calendar's working seconds).
     assert _t(resumed["due_at"]) > _t(before["due_at"])
     assert resumed["target_seconds"] == before["target_seconds"]
+    # What is used plus what is left is the target: the paused time counts as neither.
+    assert resumed["elapsed_seconds"] + resumed["remaining_seconds"] == resumed["target_seconds"]
     trace_days = [d["date"] for d in resumed["trace"]]
     assert trace_days[0] == "2027-03-08" and trace_days[-1] == _t(resumed["due_at"]).astimezone(SCL).date().isoformat()
 

@@ -65,6 +65,9 @@ class ClockOut(BaseModel):
     state: str
     due_at: datetime | None
     remaining_seconds: int | None = Field(description="Business seconds left now (None once met or stopped)")
+    elapsed_seconds: int | None = Field(description=(
+        "Business seconds of the target used so far, pauses excluded (the whole target once due; None once met "
+        "or stopped)"))
 
 
 class SlaOut(BaseModel):
@@ -109,7 +112,8 @@ async def mark_seen(body: SeenIn, request: Request, p: CurrentPrincipal) -> Seen
 def clock_out(c: dict[str, Any], now: datetime) -> ClockOut:
     view = ClockView.model_validate(c)
     left = None if view.state in ("met", "stopped") else remaining_seconds(view, now)
-    return ClockOut(**{**view.model_dump(mode="json"), "remaining_seconds": left})
+    used = None if left is None or view.target_seconds is None else max(0, view.target_seconds - left)
+    return ClockOut(**{**view.model_dump(mode="json"), "remaining_seconds": left, "elapsed_seconds": used})
 
 
 @router.get("/cases/{case_id}/sla", response_model=SlaOut, responses=problem_responses(401, 404, 422))
