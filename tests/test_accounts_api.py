@@ -90,8 +90,8 @@ async def test_r4_4_a_users_roles_are_a_set(rabbit_system: System) -> None:
     assert r.json()["roles"] == ["executor", "viewer"] and r.json()["projects"] == ["edificio-los-robles"]
     uid = r.json()["id"]
     r = await c.patch(f"/users/{uid}", json={"roles": ["viewer", "viewer"],
-                                             "escalation_subscriptions": ["a", "a"]}, headers=h)
-    assert r.status_code == 200 and r.json()["roles"] == ["viewer"] and r.json()["escalation_subscriptions"] == ["a"]
+                                             "escalation_subscriptions": ["case_overdue", "case_overdue"]}, headers=h)
+    assert r.status_code == 200 and r.json()["roles"] == ["viewer"] and r.json()["escalation_subscriptions"] == ["case_overdue"]
     assert (await c.get(f"/users/{uid}", headers=h)).json()["roles"] == ["viewer"]
     sent = [e["data"] for e in await events(rabbit_system, "user.upserted.v1") if e["data"]["user_id"] == uid]
     assert [d["roles"] for d in sent] == [["executor", "viewer"], ["viewer"]]

@@ -16,7 +16,7 @@ from services.intake.adapters import catalog_tables as catalog_store
 from services.intake.adapters.credentials import hash_password
 from services.intake.adapters.db import case_types, tenants, users
 from services.intake.service_layer import accounts
-from shared.contracts.events import ClosedDay
+from shared.contracts.events import ClosedDay, DeadlineRule, EscalationLevel, WorkPeriod
 from shared.db import Database, Tx, utcnow
 
 DEMO_PASSWORD = "demo-atiende-2026"
@@ -99,6 +99,26 @@ _CHANNELS = [("telefono", "Teléfono", "Phone"), ("correo", "Correo electrónico
              ("presencial", "Presencial", "In person"), ("web", "Sitio web", "Web")]
 _WEEK = [1, 2, 3, 4, 5]
 
+# Issue 10: what users subscribe to (R4.9; workflow's case.escalated.v1 kinds), the tenant's
+# warning thresholds and escalation ladder (the same for every demo tenant).
+ESCALATION_KINDS = [
+    ("case_overdue", "Solicitud de atención al cliente vencida", "Customer request overdue"),
+    ("first_response_overdue", "Primera respuesta vencida", "First response overdue"),
+    ("commitment_passed", "Fecha de compromiso interna vencida", "Internal commitment date passed"),
+    ("task_overdue", "Tarea vencida", "Task overdue"),
+    ("priority_raised", "Prioridad elevada", "Priority raised"),
+    ("triage_supervisor", "Escalamiento al supervisor", "Escalated to the supervisor"),
+]
+SLA_SETTINGS: dict[str, Any] = {
+    "warning_percents": [50, 75], "quiet_hours": True, "ladder": [
+        EscalationLevel(level=1, after=DeadlineRule(unit="business_hours", amount=0), to="manager_chain", steps_up=1,
+                        channels=["email", "in_app"]),
+        EscalationLevel(level=2, after=DeadlineRule(unit="business_hours", amount=4), to="manager_chain", steps_up=2,
+                        channels=["email", "sms"]),
+        EscalationLevel(level=3, after=DeadlineRule(unit="business_days", amount=1), to="area_head",
+                        channels=["email", "sms", "in_app"]),
+    ]}
+
 # Per tenant: project names (codes as in DEMO_TENANTS), areas (code, es, en, head: a demo user's
 # local part or None), categories (paths, parents first), calendar, case types' rules, and the
 # further case types the procedures name.
@@ -125,7 +145,7 @@ DEMO_CATALOG: dict[str, dict[str, Any]] = {
                                 "requires_attachments_to_finish": True},
             # R1.4: 10 business days before Operations may execute it; individual life policies only.
             "rescate": {"pinned": {"category": "polizas/rescate/rescate-total", "area": "operaciones"},
-                        "projects": ["vida-individual"]},
+                        "projects": ["vida-individual"], "sla": {"hold_business_days": 10}},
         },
         "more_types": [],
     },
@@ -223,7 +243,9 @@ DEMO_CATALOG: dict[str, dict[str, Any]] = {
             "consulta-general": {"pinned": {"area": "posventa", "document_class": "inquiry"}},
             "documentacion": {"pinned": {"category": "documentacion/escrituras/copia", "area": "escrituras",
                                          "document_class": "request"}},
-            "reclamo-no-tecnico": {"pinned": {"area": "posventa", "document_class": "complaint"}},
+            # Issue 10: a complaint gets a first answer within 4 working hours.
+            "reclamo-no-tecnico": {"pinned": {"area": "posventa", "document_class": "complaint"},
+                                   "sla": {"first_response": {"unit": "business_hours", "amount": 4}}},
         },
         "more_types": [],
     },
@@ -244,7 +266,7 @@ def demo_case_type(tenant: str, code: str, name_es: str, name_en: str, days: int
             "is_follow_up": r.get("is_follow_up", False), "follow_up_kind": r.get("follow_up_kind"),
             "requires_interaction": r.get("requires_interaction", False),
             "requires_attachments_to_finish": r.get("requires_attachments_to_finish", False),
-            "required_fields": r.get("required_fields", []), "projects": r.get("projects")}
+            "required_fields": r.get("required_fields", []), "projects": r.get("projects"), "sla": r.get("sla")}
 
 
 async def load_catalog(tx: Tx, tenant: str) -> int:
@@ -257,6 +279,7 @@ async def load_catalog(tx: Tx, tenant: str) -> int:
     heads = {r.email.split("@")[0]: r.id for r in await tx.conn.execute(
         select(users.c.id, users.c.email).where(users.c.tenant == tenant))}
     entries = [("channel", code, {"name_es": es, "name_en": en}) for code, es, en in cat["channels"]]
+    entries += [("escalation_kind", code, {"name_es": es, "name_en": en}) for code, es, en in ESCALATION_KINDS]
     lines = cat.get("business_lines", {})
     entries += [("project", code, {"name_es": es, "name_en": en, "business_line": lines.get(code)})
                 for code, (es, en) in cat["projects"].items()]
@@ -280,11 +303,16 @@ async def load_catalog(tx: Tx, tenant: str) -> int:
     if (await catalog_store.get_calendar(tx.conn, tenant)).version is None:
         c = cat["calendar"]
         row = (await tx.conn.execute(select(tenants).where(tenants.c.slug == tenant))).one()
+        # The procedures name no lunch break: one period a day (``hours`` would give several).
+        hours = {d: [WorkPeriod(start=time.fromisoformat(a), end=time.fromisoformat(b)) for a, b in ps]
+                 for d, ps in c.get("hours", {str(day): [(c["work_start"], c["work_end"])]
+                                              for day in c["work_days"]}).items()}
         await catalog_store.save_calendar(
-            tx, tenant, country=row.country, timezone=row.timezone,
+            tx, tenant, country=row.country, timezone=row.timezone, name="Calendario general",
             extra_closed_days=[ClosedDay(date=date.fromisoformat(d["date"]), name=d["name"])
-                               for d in c["extra_closed_days"]],
-            work_days=c["work_days"], work_start=time.fromisoformat(c["work_start"]),
-            work_end=time.fromisoformat(c["work_end"]))
+                               for d in c["extra_closed_days"]], hours=hours)
+        added += 1
+    if await catalog_store.get_sla_settings(tx.conn, tenant) is None:
+        await catalog_store.save_sla_settings(tx, tenant, **SLA_SETTINGS)
         added += 1
     return added

@@ -94,7 +94,7 @@ async def on_priority_changed(tx: Tx, env: Envelope) -> None:
 
 CATALOG_KINDS = {"catalog.channel_changed.v1": "channel", "catalog.area_changed.v1": "area",
                  "catalog.project_changed.v1": "project", "catalog.category_changed.v1": "category",
-                 "catalog.case_type_changed.v1": "case_type"}
+                 "catalog.case_type_changed.v1": "case_type", "catalog.escalation_kind_changed.v1": "escalation_kind"}
 
 
 async def on_catalog_changed(tx: Tx, env: Envelope) -> None:

@@ -12,7 +12,7 @@ from datetime import time
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table, Uuid, select, update
+from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table, Uuid, and_, func, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -26,8 +26,13 @@ from shared.contracts.events import (
     ChannelChanged,
     ClosedDay,
     DeadlineRule,
+    EscalationKindChanged,
+    EscalationLevel,
     PinnedFields,
     ProjectChanged,
+    SlaPolicy,
+    SlaSettingsChanged,
+    WorkPeriod,
 )
 from shared.db import JsonType, Tx, UTCDateTime, insert_ignoring_duplicates, utcnow
 from shared.logs import correlation_id
@@ -50,8 +55,15 @@ def _entry_table(name: str, *extra: Column[Any]) -> Table:
 
 
 channels = _entry_table("channels")
-areas = _entry_table("areas", Column("head_user_id", Uuid(), nullable=True))
+# ``calendar``: the code of the tenant calendar its cases run on (None: the tenant default).
+areas = _entry_table("areas", Column("head_user_id", Uuid(), nullable=True), Column("calendar", String(60), nullable=True))
 projects = _entry_table("projects", Column("business_line", String(16), nullable=True))  # R3.5: meter | packaged | bulk
+escalation_kinds = _entry_table("escalation_kinds")  # R4.9: what users subscribe to (intake_0008_time_catalog)
+
+# The case type's SLA policy (issue 10, intake_0008_time_catalog): a ``SlaPolicy`` as JSON, None:
+# only the deadline with the tenant's settings. ``case_types`` is declared in db.py.
+if "sla" not in case_types.c:
+    case_types.append_column(Column("sla", JsonType, nullable=True))
 
 categories = Table(
     "categories", metadata,
@@ -69,21 +81,43 @@ categories = Table(
 )
 Index("categories_tenant_path", categories.c.tenant, categories.c.path, unique=True)
 
-# The tenant's country and time zone stay on ``tenants`` (case.created.v1 carries them); the
-# rest of the business calendar is here.
+# A tenant's business calendars, by code ("default": the tenant's own, whose country and time
+# zone stay on ``tenants``: case.created.v1 carries them). Another calendar has its own country
+# and time zone (None on "default").
 calendars = Table(
     "calendars", metadata,
     Column("tenant", String(60), ForeignKey(f"{SCHEMA}.tenants.slug"), primary_key=True),
+    Column("code", String(60), primary_key=True),
+    Column("name", String(200), nullable=True),
+    Column("country", String(2), nullable=True),
+    Column("timezone", String(60), nullable=True),
+    Column("subdivision", String(10), nullable=True),  # regional holidays (``holidays`` package)
+    Column("hours", JsonType, nullable=True),  # {"1": [{"start": "09:00", "end": "13:00"}, …]}; ISO weekdays
     Column("extra_closed_days", JsonType, nullable=False),  # [{"date": "YYYY-MM-DD", "name": …}]
-    Column("work_days", JsonType, nullable=False),  # ISO weekdays, 1 = Monday
-    Column("work_start", String(5), nullable=False),  # "HH:MM", local time
+    Column("extra_working_days", JsonType, nullable=True),  # same shape; None: none
+    Column("work_days", JsonType, nullable=False),  # ISO weekdays, 1 = Monday (the first/last period:
+    Column("work_start", String(5), nullable=False),  # "HH:MM", local time     for older consumers)
     Column("work_end", String(5), nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
     Column("version", Integer, nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
 )
+DEFAULT_CALENDAR = "default"
 
-ENTRY_TABLES = {"channel": channels, "area": areas, "project": projects}
-_ENTRY_EVENTS: dict[str, type[BaseModel]] = {"channel": ChannelChanged, "area": AreaChanged, "project": ProjectChanged}
+# The tenant's SLA settings (one row per tenant; none: the defaults).
+sla_settings = Table(
+    "sla_settings", metadata,
+    Column("tenant", String(60), ForeignKey(f"{SCHEMA}.tenants.slug"), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("warning_percents", JsonType, nullable=False),
+    Column("ladder", JsonType, nullable=False),  # [EscalationLevel as JSON]
+    Column("quiet_hours", Boolean, nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+ENTRY_TABLES = {"channel": channels, "area": areas, "project": projects, "escalation_kind": escalation_kinds}
+_ENTRY_EVENTS: dict[str, type[BaseModel]] = {"channel": ChannelChanged, "area": AreaChanged, "project": ProjectChanged,
+                                             "escalation_kind": EscalationKindChanged}
 
 
 async def _emit(tx: Tx, tenant: str, event_type: str, subject: str, data: Any) -> None:
@@ -223,7 +257,8 @@ def case_type_event(row: Any) -> CaseTypeChanged:
         default_priority=row.default_priority, is_follow_up=row.is_follow_up,
         requires_attachments_to_finish=row.requires_attachments_to_finish,
         required_fields=list(row.required_fields or []), projects=row.projects,
-        requires_interaction=bool(row.requires_interaction), follow_up_kind=row.follow_up_kind)
+        requires_interaction=bool(row.requires_interaction), follow_up_kind=row.follow_up_kind,
+        sla=SlaPolicy.model_validate(row.sla) if row.sla else None)
 
 
 async def save_case_type(tx: Tx, tenant: str, code: str, values: dict[str, Any], *, create: bool) -> Row[Any]:
@@ -241,38 +276,138 @@ async def save_case_type(tx: Tx, tenant: str, code: str, values: dict[str, Any],
     return row
 
 
-# -- business calendar -----------------------------------------------------------------------
-async def get_calendar(conn: AsyncConnection, tenant: str) -> Any:
-    """The tenant's calendar: its country and time zone (from ``tenants``) and the rest (None
-    columns when it has never been set)."""
-    return (await conn.execute(
-        select(tenants.c.slug, tenants.c.country, tenants.c.timezone, calendars.c.extra_closed_days,
-               calendars.c.work_days, calendars.c.work_start, calendars.c.work_end, calendars.c.version,
-               calendars.c.updated_at)
-        .select_from(tenants.outerjoin(calendars, calendars.c.tenant == tenants.c.slug))
+# -- business calendars ----------------------------------------------------------------------
+def _calendar_columns() -> list[Any]:
+    return [tenants.c.slug, calendars.c.code, calendars.c.name,
+            func.coalesce(calendars.c.country, tenants.c.country).label("country"),
+            func.coalesce(calendars.c.timezone, tenants.c.timezone).label("timezone"),
+            calendars.c.subdivision, calendars.c.hours, calendars.c.extra_closed_days, calendars.c.extra_working_days,
+            calendars.c.work_days, calendars.c.work_start, calendars.c.work_end, calendars.c.active,
+            calendars.c.version, calendars.c.updated_at]
+
+
+async def get_calendar(conn: AsyncConnection, tenant: str, code: str = DEFAULT_CALENDAR) -> Any:
+    """One of the tenant's calendars with its country and time zone (the tenant's where it has
+    none of its own). The "default" calendar always answers (None columns when never set);
+    another code answers None when the tenant has no such calendar."""
+    row = (await conn.execute(
+        select(*_calendar_columns())
+        .select_from(tenants.outerjoin(calendars, and_(calendars.c.tenant == tenants.c.slug, calendars.c.code == code)))
         .where(tenants.c.slug == tenant))).first()
+    if row is None or (row.version is None and code != DEFAULT_CALENDAR):
+        return None
+    return row
+
+
+async def list_calendars(conn: AsyncConnection, tenant: str) -> list[Any]:
+    """The tenant's calendars by code (the "default" one first, also when never set)."""
+    rows = list((await conn.execute(
+        select(*_calendar_columns()).select_from(tenants.join(calendars, calendars.c.tenant == tenants.c.slug))
+        .where(tenants.c.slug == tenant).order_by(calendars.c.code))).all())
+    default = [r for r in rows if r.code == DEFAULT_CALENDAR] or [await get_calendar(conn, tenant)]
+    return default + [r for r in rows if r.code != DEFAULT_CALENDAR]
+
+
+async def calendar_states(conn: AsyncConnection, tenant: str) -> dict[str, bool]:
+    """The tenant's calendar codes with their active flag ("default" always, active)."""
+    rows = await conn.execute(select(calendars.c.code, calendars.c.active).where(calendars.c.tenant == tenant))
+    return {DEFAULT_CALENDAR: True, **{r.code: bool(r.active) for r in rows}}
+
+
+async def calendar_versions(conn: AsyncConnection, tenant: str) -> dict[str, int]:
+    """The version of each of the tenant's calendars (a code missing: never set)."""
+    rows = await conn.execute(select(calendars.c.code, calendars.c.version).where(calendars.c.tenant == tenant))
+    return {r.code: int(r.version) for r in rows}
+
+
+async def calendar_users(conn: AsyncConnection, tenant: str, code: str) -> list[str]:
+    """What runs on a calendar: its active areas ("area:<code>") and active case types naming it
+    in their SLA policy ("case_type:<code>")."""
+    out = [f"area:{c}" for c in (await conn.execute(select(areas.c.code).where(
+        areas.c.tenant == tenant, areas.c.calendar == code, areas.c.active.is_(True)))).scalars()]
+    for r in await conn.execute(select(case_types.c.code, case_types.c.sla).where(
+            case_types.c.tenant == tenant, case_types.c.active.is_(True))):
+        if (r.sla or {}).get("calendar") == code:
+            out.append(f"case_type:{r.code}")
+    return out
 
 
 async def lock_calendar(conn: AsyncConnection, tenant: str) -> None:
-    """Lock the tenant's row: its calendar (country, time zone and the ``calendars`` row) is
-    replaced by one writer at a time."""
+    """Lock the tenant's row: its calendars (and the country and time zone of the default one)
+    are replaced by one writer at a time."""
     await conn.execute(select(tenants.c.slug).where(tenants.c.slug == tenant).with_for_update())
 
 
+def legacy_hours(hours: dict[str, list[WorkPeriod]]) -> tuple[list[int], time, time]:
+    """``work_days`` / ``work_start`` / ``work_end`` for older consumers: the days with working
+    time, the first period's start and the last period's end."""
+    periods = [p for ps in hours.values() for p in ps]
+    days = sorted(int(d) for d, ps in hours.items() if ps)
+    if not periods:
+        return days, time(9, 0), time(18, 0)
+    return days, min(p.start for p in periods), max(p.end for p in periods)
+
+
+def _hhmm(t: time) -> str:
+    return t.strftime("%H:%M")
+
+
 async def save_calendar(tx: Tx, tenant: str, *, country: str, timezone: str, extra_closed_days: list[ClosedDay],
-                        work_days: list[int], work_start: time, work_end: time) -> Row[Any]:
-    """Replace the tenant's calendar, bump its version and emit catalog.calendar_changed.v1."""
+                        work_days: list[int] | None = None, work_start: time | None = None,
+                        work_end: time | None = None, code: str = DEFAULT_CALENDAR, name: str | None = None,
+                        subdivision: str | None = None, hours: dict[str, list[WorkPeriod]] | None = None,
+                        extra_working_days: list[ClosedDay] | None = None, active: bool = True) -> Row[Any]:
+    """Replace one of the tenant's calendars (values already checked), bump its version and emit
+    catalog.calendar_changed.v1. ``hours`` wins over ``work_days``/``work_start``/``work_end``
+    (given alone, they make one period a day). The "default" calendar's country and time zone
+    are the tenant's."""
     now = utcnow()
-    await tx.conn.execute(update(tenants).where(tenants.c.slug == tenant).values(country=country, timezone=timezone))
-    values = {"extra_closed_days": [d.model_dump(mode="json") for d in extra_closed_days],
-              "work_days": list(work_days), "work_start": work_start.strftime("%H:%M"),
-              "work_end": work_end.strftime("%H:%M"), "updated_at": now}
-    if not await insert_ignoring_duplicates(tx.conn, calendars, {"tenant": tenant, "version": 1, **values}):
-        await tx.conn.execute(update(calendars).where(calendars.c.tenant == tenant)
+    if hours is None:
+        start, end = work_start or time(9, 0), work_end or time(18, 0)
+        hours = {str(d): [WorkPeriod(start=start, end=end)] for d in sorted(set(work_days or [1, 2, 3, 4, 5]))}
+    hours = {d: sorted(ps, key=lambda p: p.start) for d, ps in sorted(hours.items()) if ps}
+    days, first, last = legacy_hours(hours)
+    working = list(extra_working_days or [])
+    own = code != DEFAULT_CALENDAR
+    if not own:
+        await tx.conn.execute(update(tenants).where(tenants.c.slug == tenant).values(country=country,
+                                                                                      timezone=timezone))
+    values = {"name": name, "country": country if own else None, "timezone": timezone if own else None,
+              "subdivision": subdivision, "active": active,
+              "hours": {d: [{"start": _hhmm(p.start), "end": _hhmm(p.end)} for p in ps] for d, ps in hours.items()},
+              "extra_closed_days": [d.model_dump(mode="json") for d in extra_closed_days],
+              "extra_working_days": [d.model_dump(mode="json") for d in working],
+              "work_days": days, "work_start": _hhmm(first), "work_end": _hhmm(last), "updated_at": now}
+    if not await insert_ignoring_duplicates(tx.conn, calendars, {"tenant": tenant, "code": code, "version": 1,
+                                                                 **values}):
+        await tx.conn.execute(update(calendars).where(calendars.c.tenant == tenant, calendars.c.code == code)
                               .values(version=calendars.c.version + 1, **values))
-    row = await get_calendar(tx.conn, tenant)
+    row = await get_calendar(tx.conn, tenant, code)
     assert row is not None
-    await _emit(tx, tenant, "catalog.calendar_changed.v1", tenant, CalendarChanged(
-        country=country, timezone=timezone, extra_closed_days=extra_closed_days, work_days=list(work_days),
-        work_start=work_start, work_end=work_end, version=row.version))
+    await _emit(tx, tenant, "catalog.calendar_changed.v1", tenant if not own else f"{tenant}/{code}", CalendarChanged(
+        code=code, name=name, country=country, subdivision=subdivision, timezone=timezone,
+        extra_closed_days=extra_closed_days, extra_working_days=working, hours=hours, work_days=days,
+        work_start=first, work_end=last, active=active, version=row.version))
+    return row
+
+
+# -- SLA settings ----------------------------------------------------------------------------
+async def get_sla_settings(conn: AsyncConnection, tenant: str, *, lock: bool = False) -> Row[Any] | None:
+    q = select(sla_settings).where(sla_settings.c.tenant == tenant)
+    return (await conn.execute(q.with_for_update() if lock else q)).first()
+
+
+async def save_sla_settings(tx: Tx, tenant: str, *, warning_percents: list[int], ladder: list[EscalationLevel],
+                            quiet_hours: bool) -> Row[Any]:
+    """Replace the tenant's SLA settings (values already checked), bump their version and emit
+    catalog.sla_settings_changed.v1."""
+    values = {"warning_percents": list(warning_percents), "ladder": [lv.model_dump(mode="json") for lv in ladder],
+              "quiet_hours": quiet_hours, "updated_at": utcnow()}
+    if not await insert_ignoring_duplicates(tx.conn, sla_settings, {"tenant": tenant, "version": 1, **values}):
+        await tx.conn.execute(update(sla_settings).where(sla_settings.c.tenant == tenant)
+                              .values(version=sla_settings.c.version + 1, **values))
+    row = await get_sla_settings(tx.conn, tenant)
+    assert row is not None
+    await _emit(tx, tenant, "catalog.sla_settings_changed.v1", tenant, SlaSettingsChanged(
+        warning_percents=list(warning_percents), ladder=ladder, quiet_hours=quiet_hours, version=row.version))
     return row

@@ -11,17 +11,44 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.intake.adapters.case_tables import attachments, case_history, interactions, tasks
-from services.intake.adapters.catalog_tables import ENTRY_TABLES, calendars, categories, projects
+from services.intake.adapters.catalog_tables import (
+    DEFAULT_CALENDAR,
+    ENTRY_TABLES,
+    areas,
+    calendars,
+    categories,
+    projects,
+)
 from services.intake.adapters.db import case_types, cases, idempotency_keys, tenants, users
 from shared.db import Database
 from shared.refusals import field_error, invalid
 
 V = TypeVar("V")
+
+
+class TenantCalendars:
+    """A ``tenants`` row (its columns read as attributes, ``calendar_version``: the default
+    calendar's) with the version of each of its calendars and the calendar of each area that
+    names one: what picks a new case's calendar (the type's, else the area's, else "default")."""
+
+    def __init__(self, row: Row[Any], calendar_versions: dict[str, int], area_calendars: dict[str, str]) -> None:
+        self._row = row
+        self.calendar_versions = calendar_versions
+        self.area_calendars = area_calendars
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._row, name)
+
+    def calendar_for(self, type_sla: dict[str, Any] | None, area: str | None) -> tuple[str, int | None]:
+        """The calendar code of a new case and that calendar's version (None: never set)."""
+        code = (type_sla or {}).get("calendar") or (self.area_calendars.get(area) if area else None) \
+            or DEFAULT_CALENDAR
+        return code, self.calendar_versions.get(code)
 
 
 class CatalogCache:
@@ -39,13 +66,22 @@ class CatalogCache:
         self._hits[key] = (time.monotonic() + self.ttl_s, value)
         return value
 
-    async def tenant(self, slug: str) -> Row[Any] | None:
-        # With its business calendar's version (None: none set), which case.created.v1 carries.
-        async def load(conn: AsyncConnection) -> Row[Any] | None:
-            return (await conn.execute(
+    async def tenant(self, slug: str) -> TenantCalendars | None:
+        # With the versions of its business calendars and its areas' calendars, which
+        # case.created.v1 carries (calendar_code, calendar_version).
+        async def load(conn: AsyncConnection) -> TenantCalendars | None:
+            row = (await conn.execute(
                 select(tenants, calendars.c.version.label("calendar_version"))
-                .select_from(tenants.outerjoin(calendars, calendars.c.tenant == tenants.c.slug))
+                .select_from(tenants.outerjoin(calendars, and_(calendars.c.tenant == tenants.c.slug,
+                                                               calendars.c.code == DEFAULT_CALENDAR)))
                 .where(tenants.c.slug == slug))).first()
+            if row is None:
+                return None
+            versions = {r.code: r.version for r in await conn.execute(
+                select(calendars.c.code, calendars.c.version).where(calendars.c.tenant == slug))}
+            area_calendars = {r.code: r.calendar for r in await conn.execute(
+                select(areas.c.code, areas.c.calendar).where(areas.c.tenant == slug, areas.c.calendar.is_not(None)))}
+            return TenantCalendars(row, versions, area_calendars)
         return await self._cached(("tenant", slug), load)
 
     async def case_type(self, tenant: str, code: str) -> Row[Any] | None:

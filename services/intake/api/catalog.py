@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from services.intake.api.deps import AdminPrincipal, CatalogCache, CurrentPrincipal, Db
 from services.intake.domain import catalog as rules
 from services.intake.service_layer import catalog
+from shared.contracts.events import EscalationLevel, SlaPolicy
 from shared.fields import InputModel
 from shared.openapi import problem_responses
 from shared.problems import language, refuse_null
@@ -27,6 +28,8 @@ from shared.problems import language, refuse_null
 router = APIRouter(tags=["catalog"])
 
 Code = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z0-9][a-z0-9-]{0,59}$")]
+# Escalation kinds are named like the events' kinds (e.g. case_overdue): underscores too.
+KindCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z0-9][a-z0-9_-]{0,59}$")]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 CategoryPath = Annotated[str, StringConstraints(
     strip_whitespace=True, pattern=r"^[a-z0-9][a-z0-9-]{0,59}(/[a-z0-9][a-z0-9-]{0,59}){0,2}$")]
@@ -73,15 +76,18 @@ class AreaIn(EntryIn):
     model_config = ConfigDict(json_schema_extra={"example": {
         "code": "reclamos", "name_es": "Reclamos", "head_user_id": "6f1c2a4e-8d7b-4c1e-9a3f-2b5d7e9c1a0f"}})
     head_user_id: uuid.UUID | None = Field(default=None, description="The area's head: an active user of the tenant")
+    calendar: Code | None = Field(default=None, description="The tenant calendar its cases run on; null: the default")
 
 
 class AreaPatch(EntryPatch):
     model_config = ConfigDict(json_schema_extra={"example": {"head_user_id": None}})
     head_user_id: uuid.UUID | None = Field(default=None, description="null: the area has no head")
+    calendar: Code | None = Field(default=None, description="null: the tenant's default calendar")
 
 
 class AreaOut(EntryOut):
     head_user_id: uuid.UUID | None
+    calendar: str | None = None
 
 
 class ProjectIn(EntryIn):
@@ -99,6 +105,13 @@ class ProjectPatch(EntryPatch):
 
 class ProjectOut(EntryOut):
     business_line: str | None
+
+
+class EscalationKindIn(EntryIn):
+    model_config = ConfigDict(json_schema_extra={"example": {
+        "code": "case_overdue", "name_es": "Solicitud de atención al cliente vencida",
+        "name_en": "Customer request overdue"}})
+    code: KindCode  # type: ignore[assignment]
 
 
 def _entry_routes(kind: str, path: str, in_model: type[EntryIn], patch_model: type[EntryPatch],
@@ -137,6 +150,8 @@ def _entry_routes(kind: str, path: str, in_model: type[EntryIn], patch_model: ty
 _entry_routes("channel", "/catalog/channels", EntryIn, EntryPatch, EntryOut)
 _entry_routes("area", "/catalog/areas", AreaIn, AreaPatch, AreaOut)
 _entry_routes("project", "/catalog/projects", ProjectIn, ProjectPatch, ProjectOut)
+# R4.9: what users subscribe to (user.escalation_subscriptions names these codes).
+_entry_routes("escalation_kind", "/catalog/escalation-kinds", EscalationKindIn, EntryPatch, EntryOut)
 
 
 # -- category tree (R3.2: up to three levels) --------------------------------------------------
@@ -253,6 +268,22 @@ class PinnedIn(InputModel):
     document_class: DocumentClass | None = None  # type: ignore[valid-type]
 
 
+class SlaIn(InputModel):
+    """A case type's SLA policy (issue 10): the first-response target, resolution targets per
+    priority (else the type's deadline), its own warning thresholds (else the tenant's), the
+    R1.4 hold and the calendar (else the area's, else the tenant default)."""
+
+    model_config = ConfigDict(json_schema_extra={"example": {
+        "first_response": {"unit": "business_hours", "amount": 4},
+        "resolution_by_priority": {"high": {"unit": "business_days", "amount": 2}},
+        "warning_percents": [50, 80], "hold_business_days": None, "calendar": "default"}})
+    first_response: DeadlineIn | None = None
+    resolution_by_priority: dict[Priority, DeadlineIn] = Field(default_factory=dict)
+    warning_percents: list[int] | None = Field(default=None, max_length=10, description="1..99, ascending")
+    hold_business_days: int | None = Field(default=None, description="R1.4: executable only N business days later")
+    calendar: Code | None = Field(default=None, description="A tenant calendar's code")
+
+
 FOLLOW_UP_KIND_DOC = ("R3.1/R3.5: the follow-up kind triage reads (only when is_follow_up): "
                       + ", ".join(rules.FOLLOW_UP_KINDS))
 
@@ -281,6 +312,7 @@ class CaseTypeIn(InputModel):
     required_fields: list[RequiredField] = Field(default_factory=list)
     projects: list[Code] | None = Field(default=None, min_length=1,
                                         description="Projects where the type exists; null: all (R4.2)")
+    sla: SlaIn | None = Field(default=None, description="Issue 10: targets, warnings, hold, calendar")
     active: bool = True
 
 
@@ -299,6 +331,7 @@ class CaseTypePatch(InputModel):
     requires_interaction: bool | None = None
     required_fields: list[RequiredField] | None = None
     projects: list[Code] | None = Field(default=None, min_length=1, description="null: every project")
+    sla: SlaIn | None = Field(default=None, description="Replaced as a whole; null: only the deadline")
     active: bool | None = None
 
     _no_null = refuse_null("name_es", "name_en", "deadline", "pinned", "is_follow_up",
@@ -334,6 +367,7 @@ class CaseTypeOut(BaseModel):
     requires_interaction: bool
     required_fields: list[str]
     projects: list[str] | None
+    sla: SlaPolicy | None = None
 
 
 def case_type_out(r: Any) -> CaseTypeOut:
@@ -344,7 +378,8 @@ def case_type_out(r: Any) -> CaseTypeOut:
                        follow_up_kind=r.follow_up_kind,
                        requires_attachments_to_finish=r.requires_attachments_to_finish,
                        requires_interaction=bool(r.requires_interaction),
-                       required_fields=list(r.required_fields or []), projects=r.projects)
+                       required_fields=list(r.required_fields or []), projects=r.projects,
+                       sla=SlaPolicy.model_validate(r.sla) if r.sla else None)
 
 
 @router.get("/catalog/case-types", response_model=list[CaseTypeOut], responses=LIST)
@@ -375,8 +410,8 @@ async def change_case_type(code: str, body: CaseTypePatch, p: AdminPrincipal, db
     wholes. A changed deadline rule applies to cases entered after the change; earlier cases
     keep theirs."""
     changes = body.model_dump(exclude_unset=True)
-    for whole in ("deadline", "pinned"):  # given as a whole: its defaults count too
-        if whole in changes:
+    for whole in ("deadline", "pinned", "sla"):  # given as a whole: its defaults count too
+        if whole in changes and getattr(body, whole) is not None:
             changes[whole] = getattr(body, whole).model_dump()
     return case_type_out(await catalog.change_case_type(db, cache, p, code, changes))
 
@@ -457,5 +492,160 @@ async def put_calendar(body: CalendarIn, request: Request, p: AdminPrincipal, db
     row, year = await catalog.put_calendar(
         db, cache, p, country=body.country, timezone=body.timezone,
         extra_closed_days=[(d.date, d.name) for d in body.extra_closed_days], work_days=wh.days,
-        work_start=wh.start, work_end=wh.end)
+        work_start=wh.start, work_end=wh.end, keep_extras=True)
     return _calendar_out(row, year, language(request))
+
+
+# -- the tenant's calendars (issue 10: several, with periods, regions, extra working days) -----
+Country = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z]{2}$")]
+Weekday = Annotated[int, Field(ge=1, le=7)]
+
+
+class PeriodIn(InputModel):
+    start: time
+    end: time
+
+
+class TimeCalendarIn(InputModel):
+    """Give ``hours`` (ISO weekday "1".."7" → periods) or the older ``work_days`` /
+    ``work_start`` / ``work_end`` (one period a day), not both."""
+
+    model_config = ConfigDict(json_schema_extra={"example": {
+        "name": "Sucursal Concepción", "country": "CL", "subdivision": "BI", "timezone": "America/Santiago",
+        "hours": {str(d): [{"start": "09:00", "end": "13:00"}, {"start": "14:00", "end": "18:00"}] for d in range(1, 6)},
+        "extra_closed_days": [{"date": "2026-12-07", "name": "Aniversario de la empresa"}],
+        "extra_working_days": [{"date": "2026-12-19", "name": "Sábado de cierre anual"}]}})
+    name: Name | None = None
+    country: Country
+    subdivision: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, min_length=1,
+                                                  max_length=10)] | None = Field(
+        default=None, description="Region whose holidays also count (holidays package code, e.g. CL: RM, BI)")
+    timezone: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
+    hours: dict[str, list[PeriodIn]] | None = Field(default=None, description='e.g. {"1": [{"start": "09:00", '
+                                                                                '"end": "13:00"}, …]}')
+    work_days: list[Weekday] | None = Field(default=None, min_length=1, description="ISO weekdays, 1 = Monday")
+    work_start: time | None = None
+    work_end: time | None = None
+    extra_closed_days: list[ClosedDayIn] = Field(default_factory=list, max_length=1000)
+    extra_working_days: list[ClosedDayIn] = Field(default_factory=list, max_length=1000)
+    active: bool = True
+
+
+class PeriodOut(BaseModel):
+    start: str  # "HH:MM", local
+    end: str
+
+
+class TimeCalendarOut(BaseModel):
+    code: str
+    name: str | None
+    country: str
+    subdivision: str | None
+    timezone: str
+    hours: dict[str, list[PeriodOut]]
+    work_days: list[int]  # the first and last period, for older clients
+    work_start: str
+    work_end: str
+    extra_closed_days: list[ClosedDayOut]
+    extra_working_days: list[ClosedDayOut]
+    active: bool
+    version: int | None  # None: never set (the tenant default: Monday to Friday, 09:00–18:00)
+    updated_at: datetime | None
+    year: int | None = None
+    holidays: list[ClosedDayOut] | None = None  # national and regional holidays of ``year`` (one calendar)
+
+
+def _time_calendar_out(row: Any, year: int | None = None, lang: str = "es") -> TimeCalendarOut:
+    start = row.work_start or rules.DEFAULT_WORK_START.strftime("%H:%M")
+    end = row.work_end or rules.DEFAULT_WORK_END.strftime("%H:%M")
+    days = row.work_days or list(rules.DEFAULT_WORK_DAYS)
+    hours = row.hours or {str(d): [{"start": start, "end": end}] for d in days}
+    return TimeCalendarOut(
+        code=row.code or rules.DEFAULT_CALENDAR, name=row.name, country=row.country, subdivision=row.subdivision,
+        timezone=row.timezone, hours={d: [PeriodOut(**p) for p in ps] for d, ps in hours.items()},
+        work_days=days, work_start=start, work_end=end,
+        extra_closed_days=[ClosedDayOut(**d) for d in row.extra_closed_days or []],
+        extra_working_days=[ClosedDayOut(**d) for d in row.extra_working_days or []],
+        active=True if row.active is None else row.active, version=row.version, updated_at=row.updated_at,
+        year=year, holidays=None if year is None else [
+            ClosedDayOut(date=d, name=n) for d, n in rules.holidays_of(row.country, row.subdivision, year, lang)])
+
+
+@router.get("/catalog/calendars", response_model=list[TimeCalendarOut], responses=LIST)
+async def list_calendars(p: CurrentPrincipal, db: Db) -> list[TimeCalendarOut]:
+    """The tenant's calendars ("default" first, also when never set)."""
+    return [_time_calendar_out(r) for r in await catalog.list_calendars(db, p)]
+
+
+@router.get("/catalog/calendars/{code}", response_model=TimeCalendarOut, responses=READ)
+async def get_time_calendar(code: str, request: Request, p: CurrentPrincipal, db: Db,
+                            year: Annotated[int | None, Query(ge=1990, le=2100)] = None) -> TimeCalendarOut:
+    """One calendar with its national and regional holidays of ``year`` (default: this year)."""
+    row, y = await catalog.get_calendar(db, p, year, code)
+    return _time_calendar_out(row, y, language(request))
+
+
+@router.put("/catalog/calendars/{code}", response_model=TimeCalendarOut, responses=WRITE)
+async def put_time_calendar(code: Code, body: TimeCalendarIn, request: Request, p: AdminPrincipal, db: Db,
+                            cache: CatalogCache) -> TimeCalendarOut:
+    """Create or replace a calendar (admin). Cases entered after the change use it; earlier
+    cases keep theirs. Emits catalog.calendar_changed.v1 with the code and its version."""
+    row, year = await catalog.put_calendar(
+        db, cache, p, code=code, name=body.name, country=body.country, subdivision=body.subdivision,
+        timezone=body.timezone,
+        hours=None if body.hours is None else {d: [(x.start, x.end) for x in ps] for d, ps in body.hours.items()},
+        work_days=body.work_days, work_start=body.work_start, work_end=body.work_end,
+        extra_closed_days=[(d.date, d.name) for d in body.extra_closed_days],
+        extra_working_days=[(d.date, d.name) for d in body.extra_working_days], active=body.active,
+        end_field="work_end")
+    return _time_calendar_out(row, year, language(request))
+
+
+# -- SLA settings (R4.8 warnings, R4.9 escalation ladder, quiet hours) --------------------------
+class AfterIn(InputModel):
+    unit: Literal["business_days", "business_hours"] = "business_hours"
+    amount: int
+
+
+class LevelIn(InputModel):
+    level: int
+    after: AfterIn
+    to: Literal["manager_chain", "area_head"]
+    steps_up: int = Field(default=1, ge=1, le=10, description="manager_chain: how many managers up")
+    channels: list[Literal["email", "sms", "in_app"]]
+
+
+class SlaSettingsIn(InputModel):
+    model_config = ConfigDict(json_schema_extra={"example": {
+        "warning_percents": [50, 75], "quiet_hours": True, "ladder": [
+            {"level": 1, "after": {"unit": "business_hours", "amount": 0}, "to": "manager_chain", "steps_up": 1,
+             "channels": ["email", "in_app"]},
+            {"level": 2, "after": {"unit": "business_hours", "amount": 4}, "to": "manager_chain", "steps_up": 2,
+             "channels": ["email", "sms"]},
+            {"level": 3, "after": {"unit": "business_days", "amount": 1}, "to": "area_head",
+             "channels": ["email", "sms", "in_app"]}]}})
+    warning_percents: list[int] = Field(max_length=10, description="Percent of a target's business time, ascending")
+    ladder: list[LevelIn] = Field(default_factory=list, max_length=10, description="Levels 1..n after the breach")
+    quiet_hours: bool = Field(default=True, description="E-mail/SMS of non-urgent escalations wait for working time")
+
+
+class SlaSettingsOut(BaseModel):
+    warning_percents: list[int]
+    ladder: list[EscalationLevel]
+    quiet_hours: bool
+    version: int | None  # None: never set (the defaults)
+    updated_at: datetime | None
+
+
+@router.get("/catalog/sla-settings", response_model=SlaSettingsOut, responses=LIST)
+async def get_sla_settings(p: CurrentPrincipal, db: Db) -> SlaSettingsOut:
+    return SlaSettingsOut.model_validate(await catalog.get_sla_settings(db, p), from_attributes=True)
+
+
+@router.put("/catalog/sla-settings", response_model=SlaSettingsOut, responses=CREATE)
+async def put_sla_settings(body: SlaSettingsIn, p: AdminPrincipal, db: Db, cache: CatalogCache) -> SlaSettingsOut:
+    """Replace the tenant's warning thresholds, escalation ladder and quiet hours (admin).
+    Emits catalog.sla_settings_changed.v1."""
+    out = await catalog.put_sla_settings(db, cache, p, warning_percents=body.warning_percents,
+                                         ladder=[lv.model_dump() for lv in body.ladder], quiet_hours=body.quiet_hours)
+    return SlaSettingsOut.model_validate(out, from_attributes=True)

@@ -137,6 +137,148 @@ def calendar_problems(country: str, timezone: str, start: time, end: time, close
     return out
 
 
+# -- several calendars with periods (issue 10) -------------------------------------------------
+WEEKDAYS = range(1, 8)  # ISO: 1 = Monday … 7 = Sunday
+DEFAULT_CALENDAR = "default"
+
+
+def subdivisions(country: str) -> list[str]:
+    """The regions of a country the ``holidays`` package knows regional holidays of."""
+    return list(holidays.list_supported_countries().get(country, []))
+
+
+def hours_problems(hours: dict[str, Sequence[tuple[time, time]]], prefix: str = "hours"
+                   ) -> list[tuple[str, Text, str]]:
+    """Working periods per ISO weekday ("1".."7"): each ends after it starts, and a day's periods
+    do not overlap (e.g. 09:00–13:00 and 14:00–18:00 for a lunch break)."""
+    out: list[tuple[str, Text, str]] = []
+    for day, periods in hours.items():
+        if not day.isdigit() or int(day) not in WEEKDAYS:
+            out.append((f"{prefix}.{day}", ("El día debe ser 1 (lunes) a 7 (domingo).",
+                                            "The weekday must be 1 (Monday) to 7 (Sunday)."), "unknown_weekday"))
+            continue
+        for i, (start, end) in enumerate(periods):
+            problem = working_hours_problem(start, end)
+            if problem:
+                out.append((f"{prefix}.{day}.{i}.end", problem, "end_before_start"))
+        ordered = sorted(enumerate(periods), key=lambda p: p[1][0])
+        for (_, (_, end_before)), (i, (start, _)) in zip(ordered, ordered[1:], strict=False):
+            if start < end_before:
+                out.append((f"{prefix}.{day}.{i}.start", ("Los tramos de un mismo día se traslapan.",
+                                                          "The periods of one day overlap."), "overlapping_periods"))
+    if not any(periods for periods in hours.values()):
+        out.append((prefix, ("El calendario necesita al menos un tramo de trabajo.",
+                             "The calendar needs at least one working period."), "no_working_hours"))
+    return out
+
+
+def time_calendar_problems(*, country: str, subdivision: str | None, timezone: str,
+                           hours: dict[str, Sequence[tuple[time, time]]], closed: Sequence[date],
+                           working: Sequence[date]) -> list[tuple[str, Text, str]]:
+    """What is wrong with one of a tenant's calendars, field by field: country and subdivision
+    known to the ``holidays`` package, an IANA zone, periods per weekday, no day listed twice or
+    both closed and working."""
+    out: list[tuple[str, Text, str]] = []
+    if country not in holidays.list_supported_countries():
+        out.append(("country", ("No hay calendario de feriados para ese país.", "No holiday calendar for that country."),
+                    "unknown_country"))
+    elif subdivision is not None and subdivision not in subdivisions(country):
+        out.append(("subdivision", ("Esa región no existe en el calendario de feriados del país.",
+                                    "No such region in the country's holiday calendar."), "unknown_subdivision"))
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        out.append(("timezone", ("Zona horaria IANA desconocida (p. ej. America/Santiago).",
+                                 "Unknown IANA time zone (e.g. America/Santiago)."), "unknown_timezone"))
+    out += hours_problems(hours)
+    twice = ("Ese día ya está en la lista.", "That day is listed twice.")
+    out += [(f"extra_closed_days.{i}.date", twice, "duplicate_date") for i in duplicates(closed)]
+    out += [(f"extra_working_days.{i}.date", twice, "duplicate_date") for i in duplicates(working)]
+    shut = set(closed)
+    out += [(f"extra_working_days.{i}.date", ("Ese día también está entre los días cerrados.",
+                                              "That day is also listed as closed."), "closed_and_working")
+            for i, d in enumerate(working) if d in shut]
+    return out
+
+
+# -- SLA settings and policies (issue 10; R4.8 warnings, R4.9 escalation, R1.4 hold) ---------
+CHANNELS = ("email", "sms", "in_app")
+MAX_HOLD_DAYS = 365
+
+
+def percents_problems(percents: Sequence[int], prefix: str) -> list[tuple[str, Text, str]]:
+    """Warning thresholds: percents of a target's business time, 1..99, ascending, each once."""
+    out: list[tuple[str, Text, str]] = []
+    for i, p in enumerate(percents):
+        if not 1 <= p <= 99:
+            out.append((f"{prefix}.{i}", ("El porcentaje debe estar entre 1 y 99.", "The percent must be 1 to 99."),
+                        "percent_out_of_range"))
+        elif i and p <= percents[i - 1]:
+            out.append((f"{prefix}.{i}", ("Los porcentajes van en orden creciente y sin repetir.",
+                                          "Percents go in ascending order, each once."), "not_ascending"))
+    return out
+
+
+def ladder_problems(ladder: Sequence[Any]) -> list[tuple[str, Text, str]]:
+    """The escalation ladder: levels 1..n in order; each ``after`` the breach ≥ 0 (level 1: at
+    once, 0); channels a non-empty set of e-mail, SMS and in-app."""
+    out: list[tuple[str, Text, str]] = []
+    for i, lv in enumerate(ladder):
+        if lv.level != i + 1:
+            out.append((f"ladder.{i}.level", (f"Los niveles van de 1 en 1: aquí corresponde el {i + 1}.",
+                                              f"Levels go one by one: this one must be {i + 1}."),
+                        "levels_not_consecutive"))
+        amount, unit = lv.after.amount, lv.after.unit
+        if amount < 0 or amount > MAX_DEADLINE[unit]:
+            out.append((f"ladder.{i}.after.amount", (f"Debe estar entre 0 y {MAX_DEADLINE[unit]}.",
+                                                     f"It must be 0 to {MAX_DEADLINE[unit]}."), "out_of_range"))
+        elif i == 0 and amount != 0:
+            out.append((f"ladder.{i}.after.amount", ("El nivel 1 escala al vencer (0).",
+                                                     "Level 1 escalates at the breach (0)."), "first_level_not_at_breach"))
+        if not lv.channels:
+            out.append((f"ladder.{i}.channels", ("Indique al menos un canal.", "Give at least one channel."),
+                        "no_channels"))
+        out += [(f"ladder.{i}.channels.{j}", ("Canal desconocido (email, sms, in_app).",
+                                              "Unknown channel (email, sms, in_app)."), "unknown_channel")
+                for j, c in enumerate(lv.channels) if c not in CHANNELS]
+    return out
+
+
+def sla_policy_problems(sla: dict[str, Any], calendars: dict[str, bool], prefix: str = "sla"
+                        ) -> list[tuple[str, Text, str]]:
+    """A case type's SLA policy: targets within the deadline limits (> 0), thresholds as the
+    settings', a hold of 1..365 business days (R1.4), an active calendar of the tenant."""
+    out: list[tuple[str, Text, str]] = []
+    targets = [("first_response", sla.get("first_response"))]
+    targets += [(f"resolution_by_priority.{k}", v) for k, v in (sla.get("resolution_by_priority") or {}).items()]
+    for name, target in targets:
+        if target is not None:
+            problem = deadline_problem(target["unit"], target["amount"])
+            if problem:
+                out.append((f"{prefix}.{name}.amount", problem, "deadline_out_of_range"))
+    if sla.get("warning_percents") is not None:
+        out += percents_problems(sla["warning_percents"], f"{prefix}.warning_percents")
+    hold = sla.get("hold_business_days")
+    if hold is not None and not 1 <= hold <= MAX_HOLD_DAYS:
+        out.append((f"{prefix}.hold_business_days", (f"La espera debe estar entre 1 y {MAX_HOLD_DAYS} días hábiles.",
+                                                     f"The hold must be 1 to {MAX_HOLD_DAYS} business days."),
+                    "hold_out_of_range"))
+    cal = sla.get("calendar")
+    if cal is not None and not calendars.get(cal):
+        out.append((f"{prefix}.calendar", UNKNOWN_CALENDAR, "unknown_calendar"))
+    return out
+
+
+UNKNOWN_CALENDAR: Text = ("No existe un calendario activo con ese código.", "No active calendar with that code.")
+
+
+def holidays_of(country: str, subdivision: str | None, year: int, lang: str) -> list[tuple[date, str]]:
+    """The country's holidays in ``year``, with the subdivision's regional ones."""
+    hol = holidays.country_holidays(country, subdiv=subdivision, years=year,
+                                    language="es" if lang == "es" else "en_US")
+    return sorted(hol.items())
+
+
 def national_holidays(country: str, year: int, lang: str) -> list[tuple[date, str]]:
     """The country's holidays in ``year`` (they count as closed days), named in ``lang``."""
     hol = holidays.country_holidays(country, years=year, language="es" if lang == "es" else "en_US")

@@ -263,6 +263,17 @@ async def _project_errors(conn: AsyncConnection, who: Principal, codes: list[str
     return [field_error(f, text, code) for f, text, code in rules.project_problems(codes, states, assigned)]
 
 
+async def _subscription_errors(conn: AsyncConnection, who: Principal, codes: list[str], held: Any = ()
+                               ) -> list[dict[str, Any]]:
+    """R4.9: a user subscribes to the tenant's active escalation kinds (one already held may stay
+    after its kind was deactivated)."""
+    states = await catalog_store.entry_states(conn, "escalation_kind", who.tenant, set(codes))
+    return [field_error(f"escalation_subscriptions.{i}", ("No existe un tipo de escalamiento activo con ese código.",
+                                                          "No active escalation kind with that code."),
+                        "unknown_escalation_kind")
+            for i, c in enumerate(codes) if not states.get(c) and not (c in states and c in (held or ()))]
+
+
 async def _manager_errors(conn: AsyncConnection, who: Principal, user_id: uuid.UUID | None,
                           manager_id: uuid.UUID | None) -> list[dict[str, Any]]:
     """The manager must be a user of the tenant, and the line above must not loop."""
@@ -291,6 +302,7 @@ async def add_user(db: Database, settings: Settings, who: Principal, data: dict[
                 errors.add("email", DUPLICATE_EMAIL, "duplicate_email")
             errors.extend(await _project_errors(uow.conn, who, data.get("projects") or []))
             errors.extend(await _manager_errors(uow.conn, who, None, data.get("manager_id")))
+            errors.extend(await _subscription_errors(uow.conn, who, data.get("escalation_subscriptions") or []))
             errors.raise_if_any()
             tenant = await q.tenant(uow.conn, who.tenant)
             row = await create_user(uow.tx, tenant, data)
@@ -338,6 +350,9 @@ async def change_user(db: Database, who: Principal, user_id: uuid.UUID, changes:
             errors.extend(await _project_errors(uow.conn, who, changes["projects"], current.projects))
         if "manager_id" in changes:
             errors.extend(await _manager_errors(uow.conn, who, user_id, changes["manager_id"]))
+        if "escalation_subscriptions" in changes:
+            errors.extend(await _subscription_errors(uow.conn, who, changes["escalation_subscriptions"],
+                                                     current.escalation_subscriptions))
         if rules.removes_own_administration(who.user_id, user_id, changes):
             errors.add("roles", rules.SELF_LOCKOUT, "self_lockout")
         errors.raise_if_any()

@@ -273,18 +273,19 @@ def _new_row(who: Principal, body: Any, *, number: str, project: str | None, pri
 
 
 def _created_event(tenant: Any, ctype: Any, case: Any, responsible: Any) -> CaseCreated:
+    # Issue 10: the type's calendar, else the area's, else "default", with that calendar's version.
+    calendar_code, calendar_version = tenant.calendar_for(getattr(ctype, "sla", None), case.area)
     return CaseCreated(
         case_id=case.id, number=case.number, tenant_country=tenant.country, tenant_timezone=tenant.timezone,
-        language=tenant.language,
-        case_type=CaseTypeRef(code=ctype.code, name=ctype.name_es if tenant.language == "es" else ctype.name_en,
-                              deadline=DeadlineRule(unit=ctype.deadline_unit, amount=ctype.deadline_amount)),
+        language=tenant.language, case_type=case_type_ref(tenant, ctype),
         subject=case.subject, description=case.description,
         contact=Contact(name=case.contact_name, email=case.contact_email, phone=case.contact_phone),
         responsible_email=responsible.email, responsible_id=responsible.id, responsible_name=responsible.name,
         project=case.project, created_by=case.created_by, explicit_due_date=case.explicit_due_date,
         follow_up_of=case.follow_up_of, channel=case.channel, area=case.area, party_id=case.party_id,
         priority=case.priority, status=case.status, created_at=case.created_at,
-        calendar_version=tenant.calendar_version)
+        calendar_code=calendar_code, calendar_version=calendar_version,
+        internal_commitment_date=case.internal_commitment_date, customer_commitment_date=case.customer_commitment_date)
 
 
 async def _refuse_if_escalated(db: Database, who: Principal, follow_up_of: uuid.UUID, *, disagreement: bool) -> None:

@@ -23,7 +23,7 @@ from services.intake.adapters import catalog_tables as store
 from services.intake.domain import catalog as rules
 from services.intake.domain.access import Principal
 from services.intake.service_layer.unit_of_work import UnitOfWork
-from shared.contracts.events import ClosedDay
+from shared.contracts.events import ClosedDay, DeadlineRule, EscalationLevel, SlaPolicy, WorkPeriod
 from shared.db import Database
 from shared.refusals import FieldErrors, Text, field_error, invalid, not_found
 
@@ -44,8 +44,11 @@ class EntryKind:
 
 ENTRY_KINDS = {"channel": EntryKind(("Canal", "Channel"), ("un canal", "channel")),
                "area": EntryKind(("Área", "Area"), ("un área", "area")),
-               "project": EntryKind(("Proyecto", "Project"), ("un proyecto", "project"))}
+               "project": EntryKind(("Proyecto", "Project"), ("un proyecto", "project")),
+               "escalation_kind": EntryKind(("Tipo de escalamiento", "Escalation kind"),
+                                            ("un tipo de escalamiento", "escalation kind"))}
 CATEGORY_NOT_FOUND = ("Categoría no encontrada", "Category not found")
+CALENDAR_NOT_FOUND = ("Calendario no encontrado", "Calendar not found")
 CASE_TYPE_NOT_FOUND = ("Tipo de solicitud no encontrado", "Case type not found")
 DUPLICATE_CATEGORY = ("Ya existe esa categoría en ese nivel.", "That category exists at that level.")
 UNKNOWN_HEAD = ("El jefe de área no es un usuario activo de este cliente.",
@@ -84,10 +87,15 @@ async def get_entry(db: Database, who: Principal, kind: str, code: str) -> Row[A
 
 
 async def _head_errors(conn: AsyncConnection, who: Principal, values: dict[str, Any]) -> list[dict[str, Any]]:
+    """An area's head must be an active user of the tenant, its calendar an active calendar."""
+    errors = []
     head = values.get("head_user_id")
-    if head is None or await store.is_active_user(conn, who.tenant, head):
-        return []
-    return [field_error("head_user_id", UNKNOWN_HEAD, "unknown_user")]
+    if head is not None and not await store.is_active_user(conn, who.tenant, head):
+        errors.append(field_error("head_user_id", UNKNOWN_HEAD, "unknown_user"))
+    cal = values.get("calendar")
+    if cal is not None and not (await store.calendar_states(conn, who.tenant)).get(cal):
+        errors.append(field_error("calendar", rules.UNKNOWN_CALENDAR, "unknown_calendar"))
+    return errors
 
 
 async def create_entry(db: Database, cache: Cache, who: Principal, kind: str, code: str,
@@ -299,6 +307,12 @@ async def _case_type_values(conn: AsyncConnection, who: Principal, fields: dict[
     problem = rules.follow_up_kind_problem(is_follow_up, follow_up_kind)
     if problem:
         errors.add("follow_up_kind", problem, "not_a_follow_up")
+    if "sla" in fields:  # issue 10: replaced as a whole; None: only the deadline
+        sla = fields["sla"]
+        if sla is not None:
+            for f, text, code in rules.sla_policy_problems(sla, await store.calendar_states(conn, who.tenant)):
+                errors.add(f, text, code)
+        values["sla"] = None if sla is None else SlaPolicy.model_validate(sla).model_dump(mode="json")
     errors.raise_if_any()
     return values
 
@@ -339,31 +353,132 @@ async def change_case_type(db: Database, cache: Cache, who: Principal, code: str
     return row
 
 
-# -- business calendar (R4.2) ------------------------------------------------------------------
-async def get_calendar(db: Database, who: Principal, year: int | None) -> tuple[Row[Any], int]:
-    """The tenant's calendar and the year to show its national holidays of (default: this year
-    in the tenant's time zone)."""
+# -- business calendars (R4.2; issue 10: several per tenant, periods, regions) -----------------
+async def get_calendar(db: Database, who: Principal, year: int | None, code: str = rules.DEFAULT_CALENDAR
+                       ) -> tuple[Row[Any], int]:
+    """One of the tenant's calendars (the "default" one always answers) and the year to show
+    its holidays of (default: this year in the calendar's time zone)."""
     async with db.read() as conn:
-        row = await store.get_calendar(conn, who.tenant)
-    assert row is not None  # a principal's tenant exists
+        row = await store.get_calendar(conn, who.tenant, code)
+    if row is None:
+        raise not_found(CALENDAR_NOT_FOUND)
     return row, year or datetime.now(ZoneInfo(row.timezone)).year
 
 
+async def list_calendars(db: Database, who: Principal) -> list[Row[Any]]:
+    async with db.read() as conn:
+        return await store.list_calendars(conn, who.tenant)
+
+
+Periods = dict[str, list[tuple[time, time]]]
+
+
+def _minute(t: time) -> time:
+    return t.replace(second=0, microsecond=0)
+
+
 async def put_calendar(db: Database, cache: Cache, who: Principal, *, country: str, timezone: str,
-                       extra_closed_days: list[tuple[date, str | None]], work_days: list[int], work_start: time,
-                       work_end: time) -> tuple[Row[Any], int]:
-    """Replace the tenant's business calendar: country (its national holidays count as closed),
-    time zone, extra closed days and working hours. Deadlines of cases entered after the change
-    use it; earlier cases keep theirs."""
-    problems = rules.calendar_problems(country, timezone, work_start, work_end, [d for d, _ in extra_closed_days])
+                       extra_closed_days: list[tuple[date, str | None]], work_days: list[int] | None = None,
+                       work_start: time | None = None, work_end: time | None = None, hours: Periods | None = None,
+                       code: str = rules.DEFAULT_CALENDAR, name: str | None = None, subdivision: str | None = None,
+                       extra_working_days: list[tuple[date, str | None]] | None = None, active: bool = True,
+                       keep_extras: bool = False, end_field: str = "working_hours.end") -> tuple[Row[Any], int]:
+    """Create or replace one of the tenant's calendars: country (its national holidays, and the
+    subdivision's regional ones, count as closed), time zone, working periods per weekday
+    (``hours``; or one period a day from ``work_days``/``work_start``/``work_end``), extra closed
+    and extra working days. Cases entered after the change use it; earlier cases keep theirs.
+    The "default" calendar is never deactivated; another one only when no active area or case
+    type runs on it. ``keep_extras`` (the single-calendar API): name, subdivision (same country)
+    and extra working days stay as stored. ``end_field``: where a ``work_end`` before
+    ``work_start`` is reported."""
+    both = hours is not None and (work_days is not None or work_start is not None or work_end is not None)
+    legacy = hours is None
+    if hours is not None:  # "01" is Monday too
+        hours = {str(int(d)) if d.isdigit() else d: ps for d, ps in hours.items()}
+    else:
+        days = sorted(set(work_days or rules.DEFAULT_WORK_DAYS))
+        hours = {str(d): [(work_start or rules.DEFAULT_WORK_START, work_end or rules.DEFAULT_WORK_END)] for d in days}
+    hours = {d: [(_minute(a), _minute(b)) for a, b in ps] for d, ps in hours.items()}
+    working = list(extra_working_days or [])
+    async with UnitOfWork(db) as uow:
+        await store.lock_calendar(uow.conn, who.tenant)
+        if keep_extras:
+            current = await store.get_calendar(uow.conn, who.tenant, code)
+            if current is not None and current.version is not None:
+                name = current.name
+                subdivision = current.subdivision if current.country == country else None
+                working = [(date.fromisoformat(d["date"]), d.get("name")) for d in current.extra_working_days or []]
+        errors = FieldErrors()
+        if both:
+            errors.add("hours", ("Indique hours o work_days/work_start/work_end, no ambos.",
+                                 "Give hours or work_days/work_start/work_end, not both."), "hours_and_work_days")
+        for f, text, c in rules.time_calendar_problems(country=country, subdivision=subdivision, timezone=timezone,
+                                                       hours=hours, closed=[d for d, _ in extra_closed_days],
+                                                       working=[d for d, _ in working]):
+            if legacy and f.startswith("hours"):  # one period a day, as given: name the field given
+                if c == "end_before_start" and not any(e["code"] == c for e in errors.items):
+                    errors.add(end_field, text, c)
+                continue
+            errors.add(f, text, c)
+        if not active:
+            if code == rules.DEFAULT_CALENDAR:
+                errors.add("active", ("El calendario por defecto no se desactiva.",
+                                      "The default calendar cannot be deactivated."), "default_calendar")
+            elif users := await store.calendar_users(uow.conn, who.tenant, code):
+                errors.add("active", ("Hay áreas o tipos de solicitud activos con este calendario: "
+                                      + ", ".join(users) + ".",
+                                      "Active areas or case types run on this calendar: " + ", ".join(users) + "."),
+                           "calendar_in_use")
+        errors.raise_if_any()
+        row = await store.save_calendar(
+            uow.tx, who.tenant, code=code, name=name, country=country, subdivision=subdivision, timezone=timezone,
+            hours={d: [WorkPeriod(start=a, end=b) for a, b in ps] for d, ps in hours.items()},
+            extra_closed_days=[ClosedDay(date=d, name=n or None) for d, n in sorted(extra_closed_days,
+                                                                                   key=lambda x: x[0])],
+            extra_working_days=[ClosedDay(date=d, name=n or None) for d, n in sorted(working, key=lambda x: x[0])],
+            active=active)
+    cache.clear()
+    return row, datetime.now(ZoneInfo(row.timezone)).year
+
+
+# -- SLA settings (R4.8 warnings, R4.9 escalation ladder, quiet hours) --------------------------
+DEFAULT_WARNING_PERCENTS = [50, 75]
+
+
+@dataclass(frozen=True)
+class SlaSettings:
+    warning_percents: list[int]
+    ladder: list[EscalationLevel]
+    quiet_hours: bool
+    version: int | None  # None: never set (the defaults)
+    updated_at: datetime | None
+
+
+def _settings(row: Any) -> SlaSettings:
+    if row is None:
+        return SlaSettings(list(DEFAULT_WARNING_PERCENTS), [], True, None, None)
+    return SlaSettings(list(row.warning_percents), [EscalationLevel.model_validate(lv) for lv in row.ladder],
+                       bool(row.quiet_hours), row.version, row.updated_at)
+
+
+async def get_sla_settings(db: Database, who: Principal) -> SlaSettings:
+    async with db.read() as conn:
+        return _settings(await store.get_sla_settings(conn, who.tenant))
+
+
+async def put_sla_settings(db: Database, cache: Cache, who: Principal, *, warning_percents: list[int],
+                           ladder: list[dict[str, Any]], quiet_hours: bool) -> SlaSettings:
+    """Replace the tenant's warning thresholds, escalation ladder and quiet hours (admin).
+    ``ladder``: levels as dicts (level, after {unit, amount}, to, steps_up, channels)."""
+    levels = [EscalationLevel(level=lv["level"], after=DeadlineRule(**lv["after"]), to=lv["to"],
+                              steps_up=lv.get("steps_up", 1), channels=list(dict.fromkeys(lv["channels"])))
+              for lv in ladder]
+    problems = rules.percents_problems(warning_percents, "warning_percents") + rules.ladder_problems(levels)
     if problems:
         raise invalid(*(field_error(f, text, code) for f, text, code in problems))
     async with UnitOfWork(db) as uow:
-        await store.lock_calendar(uow.conn, who.tenant)
-        row = await store.save_calendar(
-            uow.tx, who.tenant, country=country, timezone=timezone,
-            extra_closed_days=[ClosedDay(date=d, name=n or None) for d, n in sorted(extra_closed_days, key=lambda x: x[0])],
-            work_days=sorted(set(work_days)), work_start=work_start.replace(second=0, microsecond=0),
-            work_end=work_end.replace(second=0, microsecond=0))
+        await store.lock_calendar(uow.conn, who.tenant)  # the tenant's row: one writer at a time
+        row = await store.save_sla_settings(uow.tx, who.tenant, warning_percents=warning_percents, ladder=levels,
+                                            quiet_hours=quiet_hours)
     cache.clear()
-    return row, datetime.now(ZoneInfo(row.timezone)).year
+    return _settings(row)
