@@ -4,6 +4,7 @@ real SMTP on loopback). Time is moved with ``System.travel_to``."""
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -71,7 +72,9 @@ async def test_resolution_pauses_while_waiting_on_the_customer_and_resumes_with_
                                 headers=await s.auth("ejecutiva"))).status_code == 200
     resumed = await _clock_where(s, case["id"], "resolution", lambda c: c["state"] == "running" and c["paused"]
                                  and c["paused"][0]["end"], "resolution resumed")
-    assert abs(resumed["paused_seconds"] - 2 * 3600) <= 2  # the shared clock keeps running between requests
+    start, end = (_t(resumed["paused"][0][k]) for k in ("start", "end"))
+    assert end - start >= timedelta(hours=1, minutes=59)  # both inside Monday's working hours
+    assert resumed["paused_seconds"] == int((end - start).total_seconds())
     # The due time moved by exactly the business time paused (the calendar's working seconds).
     assert _t(resumed["due_at"]) > _t(before["due_at"])
     assert resumed["target_seconds"] == before["target_seconds"]
@@ -142,6 +145,15 @@ async def test_r2_4_a_task_past_its_due_date_alerts_its_responsible_until_closed
     await wait_for(gone, 30, "the task's alert ended by closing it")
 
 
+async def _manager_known(s: System, user_id: str, manager_id: str) -> bool:
+    from sqlalchemy import select
+
+    from services.workflow.adapters.db import people
+    async with s.rt["workflow"].db.read() as conn:
+        found = (await conn.execute(select(people.c.manager_id).where(people.c.user_id == uuid.UUID(user_id)))).scalar()
+    return str(found) == manager_id
+
+
 @pytest.mark.integration
 async def test_r0_4_a_raise_notifies_by_the_new_levels_scheme(rabbit_system: System, smtp_sink: SmtpSink) -> None:
     """high: the responsible and their manager; urgent: also the area head. Not the raiser."""
@@ -150,6 +162,8 @@ async def test_r0_4_a_raise_notifies_by_the_new_levels_scheme(rabbit_system: Sys
     admin = await s.auth()
     r = await s.intake.patch(f"/users/{ids['ejecutiva']}", json={"manager_id": ids["gerencia.tecnica"]}, headers=admin)
     assert r.status_code == 200, r.text
+    await wait_for(lambda: _manager_known(s, ids["ejecutiva"], ids["gerencia.tecnica"]), 30,
+                   "workflow's copy of the manager line")
     case = await s.create_case(case_body(4))
     cid = case["id"]
     r = await s.intake.post(f"/cases/{cid}/priority", json={"priority": "high", "reason": "customer_called_again"},
@@ -192,3 +206,105 @@ async def test_r3_4_escalating_to_the_supervisor_e_mails_the_triage_message(
     [mail] = [m for m in smtp_sink.messages if m.message["X-Atiende-Template"] == "case_escalated"]
     text = mail.message.get_payload(decode=True).decode()
     assert message in text
+
+
+@pytest.mark.integration
+async def test_zammad_5177_first_response_is_met_by_a_mail_to_the_contact_and_never_retargeted(
+        rabbit_system: System) -> None:
+    s = rabbit_system
+    s.travel_to(MONDAY_10)
+    case = await s.create_case(case_body(5, type="reclamo-no-tecnico"))
+    cid = case["id"]
+    first = await _clock_where(s, cid, "first_response", lambda c: c["state"] == "running", "first response running")
+    assert first["target"] == {"unit": "business_hours", "amount": 4}
+    # Four working hours after entry (the shared clock ran on a little since the travel).
+    assert abs(_t(first["due_at"]) - datetime(2027, 3, 8, 14, tzinfo=SCL)) < timedelta(minutes=1)
+    r = await s.intake.post(f"/cases/{cid}/priority", json={"priority": "high", "reason": "customer_called_again"},
+                            headers=await s.auth("ejecutiva"))
+    assert r.status_code == 200, r.text
+    await wait_for(lambda: _revision_above(s, cid, 1), 30, "the priority change applied by workflow")
+    assert (await _sla(s, cid))["first_response"]["target"] == first["target"]  # not overridden
+    r = await s.intake.post(f"/cases/{cid}/mails", json={"subject": "Su reclamo", "body": "Lo estamos revisando."},
+                            headers=await s.auth("ejecutiva"))
+    assert r.status_code == 202, r.text
+    met = await _clock_where(s, cid, "first_response", lambda c: c["state"] == "met", "first response met by the mail")
+    assert met["met_at"] is not None and met["remaining_seconds"] is None
+    assert (await _sla(s, cid))["resolution"]["state"] == "running"  # resolution runs until finished
+
+
+async def _revision_above(s: System, case_id: str, n: int) -> bool:
+    r = await s.intake.get(f"/cases/{case_id}/sla", headers=await s.auth())
+    return bool(r.json()["revision"] > n)
+
+
+@pytest.mark.integration
+async def test_zammad_4353_removing_the_policy_stops_its_clock_and_escalations(
+        rabbit_system: System, smtp_sink: SmtpSink) -> None:
+    s = rabbit_system
+    s.travel_to(MONDAY_10)
+    case = await s.create_case(case_body(6, type="reclamo-no-tecnico"))
+    cid = case["id"]
+    await _clock_where(s, cid, "first_response", lambda c: c["state"] == "running", "first response running")
+    r = await s.intake.patch("/catalog/case-types/reclamo-no-tecnico", json={"sla": None}, headers=await s.auth())
+    assert r.status_code == 200, r.text
+    await _clock_where(s, cid, "first_response", lambda c: c["state"] == "stopped", "first response stopped")
+
+    async def announced() -> bool:
+        items = (await s.intake.get(f"/cases/{cid}/history", params={"limit": 200},
+                                    headers=await s.auth())).json()["items"]
+        return any(i.get("kind") == "sla_changed" for i in items)
+
+    await wait_for(announced, 30, "the re-target in the case's history")
+    s.travel_to(MONDAY_10 + timedelta(hours=6))  # past the removed 4-hour target
+    await _clock_where(s, cid, "first_response", lambda c: c["state"] == "stopped", "still stopped")
+    import asyncio
+    await asyncio.sleep(2)  # several timer ticks
+    assert _mails(smtp_sink) == Counter()  # nobody escalated for a target that no longer exists
+
+
+@pytest.mark.integration
+async def test_glpi_6902_reclassifying_retargets_and_keeps_the_time_already_paused(rabbit_system: System) -> None:
+    s = rabbit_system
+    s.travel_to(MONDAY_10)
+    case = await s.create_case(case_body(7))
+    cid = case["id"]
+    mine = await s.auth("ejecutiva")
+    await s.intake.post(f"/cases/{cid}/execute", json={"text": "Se pidió la cédula."}, headers=mine)
+    await s.intake.post(f"/cases/{cid}/pause", json={"text": "Esperamos la cédula."}, headers=mine)
+    await _clock_where(s, cid, "resolution", lambda c: c["state"] == "paused", "paused")
+    s.travel_to(MONDAY_10 + timedelta(hours=2))
+    await s.intake.post(f"/cases/{cid}/resume", json={"text": "Llegó."}, headers=await s.auth("ejecutiva"))
+    before = await _clock_where(s, cid, "resolution", lambda c: c["state"] == "running" and c["paused_seconds"] > 0,
+                                "resumed")
+    r = await s.intake.post(f"/cases/{cid}/reclassify", json={"type": "reclamo-no-tecnico"}, headers=await s.auth())
+    assert r.status_code == 200, r.text
+    after = await _clock_where(s, cid, "resolution", lambda c: c["target"] != before["target"], "re-targeted")
+    assert after["target"] == {"unit": "business_days", "amount": 7}
+    assert after["paused_seconds"] == before["paused_seconds"] and after["paused"] == before["paused"]
+    assert "first_response" not in await _sla(s, cid)  # the case was already executed: nothing to respond first
+
+
+@pytest.mark.integration
+async def test_r1_4_a_surrender_waits_ten_business_days_before_it_can_be_executed(rabbit_system: System) -> None:
+    s, tenant = rabbit_system, "aseguradora-demo"
+    s.travel_to(MONDAY_10)
+    case = await s.create_case(case_body(8, type="rescate", project="vida-individual",
+                                         responsible_email=demo("ejecutiva", tenant)), tenant=tenant)
+    cid = case["id"]
+    h = await s.auth("admin", tenant)
+
+    async def held() -> bool:
+        return (await s.intake.get(f"/cases/{cid}", headers=h)).json().get("executable_from") is not None
+
+    await wait_for(held, 30, "the hold shown on the case")
+    shown = (await s.intake.get(f"/cases/{cid}", headers=h)).json()
+    # Mon 8 Mar + 10 business days = Mon 22 Mar; executable from the next opening, Tue 23 Mar.
+    assert _t(shown["executable_from"]).astimezone(SCL).date() == date(2027, 3, 23)
+    agent = await s.auth("ejecutiva", tenant)
+    r = await s.intake.post(f"/cases/{cid}/execute", json={"text": "Se procesa el rescate."}, headers=agent)
+    assert r.status_code == 409, r.text
+    assert r.json()["type"].endswith("/on-hold") and "23-03-2027" in r.json()["detail"]
+    s.travel_to(datetime(2027, 3, 23, 9, 30, tzinfo=SCL))
+    r = await s.intake.post(f"/cases/{cid}/execute", json={"text": "Se procesa el rescate."},
+                            headers=await s.auth("ejecutiva", tenant))
+    assert r.status_code == 200, r.text

@@ -400,7 +400,7 @@ async def retarget(tx: Tx, ct: CaseTime, now: datetime, *, reason: str, announce
     fr = ct.clocks.get("first_response")
     if fr is not None and not fr.done:
         ct.clocks["first_response"] = fr.stop(now) if first is None else fr.retarget(ct.cal, first, None, percents)
-    elif fr is None and first is not None and ct.row["open"]:
+    elif fr is None and first is not None and ct.row["status"] == "new":  # no action the customer saw yet
         ct.clocks["first_response"] = start_clock("first_response", ct.row["entered_at"], ct.cal, first,
                                                   warn_percents=percents)
     ic = ct.clocks.get("internal_commitment")
