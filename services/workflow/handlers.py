@@ -37,9 +37,9 @@ async def on_transition(tx: Tx, env: Envelope) -> None:
     elif env.type == "case.finished.v1":
         await clocks.on_finished(tx, env, e.case_id, e.at, e.status_to)
     elif env.type == "case.paused.v1":
-        await clocks.on_paused(tx, env, e.case_id, e.at, e.status_to)
+        await clocks.on_waiting(tx, env, e.case_id, e.at, e.status_to, waiting=True)
     elif env.type == "case.resumed.v1":
-        await clocks.on_resumed(tx, env, e.case_id, e.at, e.status_to)
+        await clocks.on_waiting(tx, env, e.case_id, e.at, e.status_to, waiting=False)
     elif env.type == "case.reopened.v1":
         await clocks.on_reopened(tx, env, e.case_id, e.at, e.status_to)
 
@@ -78,7 +78,6 @@ async def on_triage_escalated(tx: Tx, env: Envelope) -> None:
     """R3.4 rules 6–8: the supervisor of the original case's area gets the triage's message."""
     e = CaseTriageEscalated.model_validate(env.data)
     ct = await clocks.load(tx, e.case_id, env)
-    assert ct is not None
     clocks.applied(ct, env)
     people = await copies.people_of(tx.conn, env.tenant)
     area = await copies.area_of(tx.conn, env.tenant, e.area or ct.row["area"])

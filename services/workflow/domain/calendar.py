@@ -265,7 +265,7 @@ def calendar_for(country: str, timezone: str, extra_closed: Iterable[date] | Map
         day = int(day)
         if day not in range(1, 8):
             raise ValueError("weekdays must be ISO weekdays (1..7)")
-        ordered = tuple(sorted(tuple(p) for p in ps))  # type: ignore[misc]
+        ordered = tuple(sorted(tuple(p) for p in ps))
         for s, e in ordered:
             if s >= e:
                 raise ValueError("working hours must end after they start")

@@ -73,7 +73,7 @@ class CaseTime:
 
     @property
     def urgent(self) -> bool:
-        return self.row["priority"] == "urgent"
+        return bool(self.row["priority"] == "urgent")
 
     async def emit(self, tx: Tx, type_: str, data: Any) -> None:
         payload = data.model_dump(mode="json")
@@ -126,13 +126,18 @@ async def _calendar_for_row(tx: Tx, row: dict[str, Any]) -> WorkCalendar:
                                     timezone=row["timezone"])
 
 
-async def load(tx: Tx, case_id: uuid.UUID | str, cause: Envelope | None = None, *, must: bool = True) -> CaseTime | None:
-    """The case's clocks, locked (``FOR UPDATE``) for this transaction."""
+async def load(tx: Tx, case_id: uuid.UUID | str, cause: Envelope | None = None) -> CaseTime:
+    """The case's clocks, locked (``FOR UPDATE``) for this transaction; NotYet until they exist."""
+    ct = await load_if_any(tx, case_id, cause)
+    if ct is None:
+        raise NotYet(f"case {case_id} has no clocks yet")
+    return ct
+
+
+async def load_if_any(tx: Tx, case_id: uuid.UUID | str, cause: Envelope | None = None) -> CaseTime | None:
     found = (await tx.conn.execute(select(case_clocks).where(case_clocks.c.case_id == uuid.UUID(str(case_id)))
                                    .with_for_update())).mappings().first()
     if found is None:
-        if must:
-            raise NotYet(f"case {case_id} has no clocks yet")
         return None
     row = dict(found)
     return CaseTime(row, {k: Clock.from_dict(v) for k, v in row["clocks"].items()}, await _calendar_for_row(tx, row),
@@ -274,7 +279,7 @@ async def _met(tx: Tx, ct: CaseTime, kinds: tuple[str, ...], at: datetime, now: 
         due = clock.due_at(ct.cal, now)
         ct.clocks[kind] = clock.meet(at)
         await ct.emit(tx, "case.clock_met.v1", CaseClockMet(
-            case_id=ct.case_id, case_version=ct.row["case_version"], clock=kind, cycle=clock.cycle,  # type: ignore[arg-type]
+            case_id=ct.case_id, case_version=ct.row["case_version"], clock=kind, cycle=clock.cycle,
             met_at=at, due_at=due, on_time=at <= due))
         await end_alert(tx, ct, clock, at, why)
 
@@ -284,7 +289,7 @@ async def end_alert(tx: Tx, ct: CaseTime, clock: Clock, at: datetime, why: str) 
     if alert is None or clock.breached_at is None:
         return
     await ct.emit(tx, "alert.ended.v1", AlertEnded(
-        alert_id=escalation.alert_id(str(ct.case_id), alert, clock.cycle), kind=alert, case_id=ct.case_id,  # type: ignore[arg-type]
+        alert_id=escalation.alert_id(str(ct.case_id), alert, clock.cycle), kind=alert, case_id=ct.case_id,
         ended_at=at, reason=why, case_version=ct.row["case_version"]))
 
 
@@ -294,7 +299,6 @@ async def on_executed(tx: Tx, env: Envelope, case_id: uuid.UUID, at: datetime, s
     again in this cycle). The resolution clock runs on until the case is finished; executing a
     case that waited on the customer resumes it."""
     ct = await load(tx, case_id, env)
-    assert ct is not None
     now = utcnow()
     applied(ct, env, status=status)
     await _met(tx, ct, ("first_response",), at, now, "executed")
@@ -312,7 +316,6 @@ async def on_finished(tx: Tx, env: Envelope, case_id: uuid.UUID, at: datetime, s
     """Finished: every clock is met (resolution, first response if still running, the internal
     commitment date) and their alerts end; the case's clocks stop being watched."""
     ct = await load(tx, case_id, env)
-    assert ct is not None
     now = utcnow()
     applied(ct, env, status=status, open=False)
     res = ct.clocks.get("resolution")
@@ -333,37 +336,26 @@ async def on_finished(tx: Tx, env: Envelope, case_id: uuid.UUID, at: datetime, s
 async def on_first_response(tx: Tx, env: Envelope, case_id: uuid.UUID, at: datetime, to: list[str]) -> None:
     """A mail to the contact is a first response (the first action the customer sees)."""
     ct = await load(tx, case_id, env)
-    assert ct is not None
     applied(ct, env)
     if ct.row["contact_email"] in {a.strip().lower() for a in to}:
         await _met(tx, ct, ("first_response",), at, utcnow(), "mail to the contact")
     await save(tx, ct, utcnow(), reason="mail")
 
 
-async def on_paused(tx: Tx, env: Envelope, case_id: uuid.UUID, at: datetime, status: str) -> None:
-    """The case waits on the customer: the resolution clock stops counting."""
+async def on_waiting(tx: Tx, env: Envelope, case_id: uuid.UUID, at: datetime, status: str, *, waiting: bool) -> None:
+    """Waiting on the customer, the resolution clock stops counting; resumed, it counts again with
+    its due time pushed by the business time paused."""
     ct = await load(tx, case_id, env)
-    assert ct is not None
     applied(ct, env, status=status)
-    if "resolution" in ct.clocks:
-        ct.clocks["resolution"] = ct.clocks["resolution"].pause(at)
-    await save(tx, ct, utcnow(), reason="paused")
-
-
-async def on_resumed(tx: Tx, env: Envelope, case_id: uuid.UUID, at: datetime, status: str) -> None:
-    """Resumed: the resolution clock counts again, its due time pushed by the business time paused."""
-    ct = await load(tx, case_id, env)
-    assert ct is not None
-    applied(ct, env, status=status)
-    if "resolution" in ct.clocks:
-        ct.clocks["resolution"] = ct.clocks["resolution"].resume(at)
-    await save(tx, ct, utcnow(), reason="resumed")
+    res = ct.clocks.get("resolution")
+    if res is not None:
+        ct.clocks["resolution"] = res.pause(at) if waiting else res.resume(at)
+    await save(tx, ct, utcnow(), reason="paused" if waiting else "resumed")
 
 
 async def on_reopened(tx: Tx, env: Envelope, case_id: uuid.UUID, at: datetime, status: str) -> None:
     """Reopened: resolution starts again on a new cycle (late again is a new breach, R4.9)."""
     ct = await load(tx, case_id, env)
-    assert ct is not None
     applied(ct, env, status=status, open=True)
     settings = await copies.settings_of(tx.conn, ct.tenant)
     old = ct.clocks.get("resolution")
@@ -379,7 +371,6 @@ async def on_reopened(tx: Tx, env: Envelope, case_id: uuid.UUID, at: datetime, s
 
 async def on_assigned(tx: Tx, env: Envelope, case_id: uuid.UUID, responsible_id: uuid.UUID) -> None:
     ct = await load(tx, case_id, env)
-    assert ct is not None
     applied(ct, env, responsible_id=responsible_id)
     await save(tx, ct, utcnow(), reason="assigned")
 
@@ -413,7 +404,6 @@ async def retarget(tx: Tx, ct: CaseTime, now: datetime, *, reason: str, announce
 
 async def on_priority_changed(tx: Tx, env: Envelope, case_id: uuid.UUID, new: str) -> CaseTime:
     ct = await load(tx, case_id, env)
-    assert ct is not None
     applied(ct, env, priority=new)
     await retarget(tx, ct, utcnow(), reason=f"priority {new}", announce=False)
     return ct
@@ -422,7 +412,6 @@ async def on_priority_changed(tx: Tx, env: Envelope, case_id: uuid.UUID, new: st
 async def on_reclassified(tx: Tx, env: Envelope, case_id: uuid.UUID, type_code: str, deadline: dict[str, Any],
                           sla: dict[str, Any] | None) -> None:
     ct = await load(tx, case_id, env)
-    assert ct is not None
     applied(ct, env, type_code=type_code)
     ct.row["policy"] = {**ct.policy, "deadline": deadline, "sla": sla, "type_version": 0}
     await retarget(tx, ct, utcnow(), reason=f"type {type_code}", announce=True)
@@ -435,14 +424,14 @@ async def tell(tx: Tx, ct: CaseTime, *, kind: str, recipients: list[escalation.R
         return
     await ct.emit(tx, "case.escalated.v1", CaseEscalated(
         case_id=ct.case_id, case_version=ct.row["case_version"], kind=kind, level=0, message=message, urgent=urgent,
-        recipients=[r.as_dict() for r in recipients], at=at))  # type: ignore[misc]
+        recipients=[r.as_dict() for r in recipients], at=at))
 
 
 # -- the timer ---------------------------------------------------------------------------------
 async def fire_clock(tx: Tx, timer: Any) -> None:
     """Do every step of the clock due by now (warnings, the breach, ladder levels), then move its
     timer to the next one. Each step is recorded on the clock, so none is ever repeated."""
-    ct = await load(tx, timer.payload["case_id"], must=False)
+    ct = await load_if_any(tx, timer.payload["case_id"])
     kind = timer.payload.get("clock", "resolution")
     if ct is None or kind not in ct.clocks:
         return
@@ -461,11 +450,11 @@ async def fire_clock(tx: Tx, timer: Any) -> None:
         if what == "warning":
             ct.clocks[kind] = clock.warn(n)
             await ct.emit(tx, "case.sla_warning.v1", CaseSlaWarning(
-                case_id=ct.case_id, case_version=ct.row["case_version"], clock=kind, percent=n,  # type: ignore[arg-type]
+                case_id=ct.case_id, case_version=ct.row["case_version"], clock=kind, percent=n,
                 due_at=clock.due_at(ct.cal, now), cycle=clock.cycle,
                 recipients=[escalation.Recipient(ct.row["responsible_id"], "responsible",
                                                  escalation.WARNING_CHANNELS).as_dict()]
-                if ct.row["responsible_id"] else []))  # type: ignore[misc]
+                if ct.row["responsible_id"] else []))
         elif what == "breach":
             await _breach(tx, ct, clock, at)
         else:
@@ -482,7 +471,7 @@ async def _breach(tx: Tx, ct: CaseTime, clock: Clock, due: datetime) -> None:
     ct.clocks[clock.kind] = clock.breach(due)
     v = ct.row["case_version"]
     await ct.emit(tx, "case.clock_breached.v1", CaseClockBreached(
-        case_id=ct.case_id, case_version=v, clock=clock.kind, cycle=clock.cycle, due_at=due,  # type: ignore[arg-type]
+        case_id=ct.case_id, case_version=v, clock=clock.kind, cycle=clock.cycle, due_at=due,
         breached_at=due))
     if clock.kind == "resolution":  # R4.8
         await tx.conn.execute(update(case_deadlines).where(case_deadlines.c.case_id == ct.case_id)
@@ -493,7 +482,7 @@ async def _breach(tx: Tx, ct: CaseTime, clock: Clock, due: datetime) -> None:
     attended = clock.kind == "resolution" and ct.policy.get("attended_cycle") == clock.cycle
     if alert is not None and not attended:  # R4.8: an executed request raises no alert
         await ct.emit(tx, "alert.raised.v1", AlertRaised(
-            alert_id=escalation.alert_id(str(ct.case_id), alert, clock.cycle), kind=alert, case_id=ct.case_id,  # type: ignore[arg-type]
+            alert_id=escalation.alert_id(str(ct.case_id), alert, clock.cycle), kind=alert, case_id=ct.case_id,
             responsible_id=ct.row["responsible_id"], due_at=due, raised_at=utcnow(), case_version=v))
 
 
@@ -509,6 +498,6 @@ async def _escalate(tx: Tx, ct: CaseTime, clock: Clock, level: int, settings: co
     due = clock.due_at(ct.cal, now)
     await ct.emit(tx, "case.escalated.v1", CaseEscalated(
         case_id=ct.case_id, case_version=ct.row["case_version"], kind=kind, level=level, cycle=clock.cycle,
-        clock=clock.kind, due_at=due, overdue_seconds=max(0, int((now - due).total_seconds())),  # type: ignore[arg-type]
-        urgent=ct.urgent, recipients=[r.as_dict() for r in recipients], at=now))  # type: ignore[misc]
+        clock=clock.kind, due_at=due, overdue_seconds=max(0, int((now - due).total_seconds())),
+        urgent=ct.urgent, recipients=[r.as_dict() for r in recipients], at=now))
 

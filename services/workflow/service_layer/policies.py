@@ -22,7 +22,6 @@ async def on_case_type_changed(tx: Tx, env: Envelope) -> None:
     deadline, sla = e.deadline.model_dump(mode="json"), e.sla.model_dump(mode="json") if e.sla else None
     for case_id in ids:
         ct = await clocks.load(tx, case_id, env)
-        assert ct is not None
         policy = ct.policy
         if policy.get("type_version", 0) >= e.version or (policy["deadline"] == deadline and policy["sla"] == sla):
             continue
@@ -40,5 +39,4 @@ async def on_calendar_changed(tx: Tx, env: Envelope) -> None:
                                  .order_by(c.case_id))).scalars().all()
     for case_id in ids:
         ct = await clocks.load(tx, case_id, env)
-        assert ct is not None
         await clocks.retarget(tx, ct, utcnow(), reason=f"calendar {e.code!r} v{e.version}", announce=True)

@@ -81,4 +81,4 @@ async def fire_task(tx: Tx, timer: Any) -> None:
         await tx.emit(env("case.escalated.v1", CaseEscalated(
             case_id=row.case_id, case_version=version, kind=KIND, level=0, due_at=row.due_at, task_id=row.task_id,
             overdue_seconds=max(0, int((now - row.due_at).total_seconds())), at=now,
-            recipients=[escalation.Recipient(row.responsible_id, "responsible", escalation.BREACH_CHANNELS).as_dict()])))  # type: ignore[list-item]
+            recipients=[escalation.Recipient(row.responsible_id, "responsible", escalation.BREACH_CHANNELS).as_dict()])))
