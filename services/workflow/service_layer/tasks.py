@@ -55,7 +55,14 @@ async def close_task_clock(tx: Tx, env: Envelope, e: TaskClosed) -> None:
     if row.overdue_at is not None:
         await tx.emit(env.follow(source=SOURCE, type="alert.ended.v1", subject=str(row.case_id), data=AlertEnded(
             alert_id=escalation.alert_id(_subject(e.task_id), KIND, 1), kind=KIND, case_id=row.case_id,
-            task_id=e.task_id, ended_at=e.closed_at, reason="task closed", case_version=0).model_dump(mode="json")))
+            task_id=e.task_id, ended_at=e.closed_at, reason="task closed",
+            case_version=await _case_version(tx, row.case_id)).model_dump(mode="json")))
+
+
+async def _case_version(tx: Tx, case_id: uuid.UUID) -> int:
+    """The last intake case event workflow applied for the task's case (what events carry)."""
+    v = (await tx.conn.execute(select(case_clocks.c.case_version).where(case_clocks.c.case_id == case_id))).scalar()
+    return int(v or 0)
 
 
 async def fire_task(tx: Tx, timer: Any) -> None:
@@ -65,8 +72,7 @@ async def fire_task(tx: Tx, timer: Any) -> None:
         return
     now = utcnow()
     await tx.conn.execute(update(task_clocks).where(task_clocks.c.task_id == row.task_id).values(overdue_at=now))
-    version = (await tx.conn.execute(select(case_clocks.c.case_version)
-                                     .where(case_clocks.c.case_id == row.case_id))).scalar() or 0
+    version = await _case_version(tx, row.case_id)
     corr = timer.payload.get("correlation_id") or correlation_id.get()
 
     def env(type_: str, data: Any) -> Envelope:
