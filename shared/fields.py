@@ -51,6 +51,25 @@ class InputModel(BaseModel):
         return check_text(value)
 
 
+def e164(value: str, default_region: str | None = None) -> str:
+    """A phone number as E.164 (``+56912345678``), read with ``phonenumbers``: an international
+    number as is, a national one in ``default_region``'s plan (the tenant's country, e.g. "CL":
+    "9 8765 4321"). Raises ``invalid_phone`` when it is not a valid number."""
+    import phonenumbers
+
+    try:
+        n = phonenumbers.parse(value, default_region)
+    except phonenumbers.NumberParseException as exc:
+        raise PydanticCustomError("invalid_phone", "not a phone number: {reason}", {"reason": str(exc)}) from None
+    if not phonenumbers.is_valid_number(n):
+        raise PydanticCustomError("invalid_phone", "not a valid phone number")
+    return phonenumbers.format_number(n, phonenumbers.PhoneNumberFormat.E164)
+
+
+# A phone number given in E.164 (no region to read a national one by), stored normalised.
+Phone = Annotated[str, AfterValidator(lambda v: e164(v.strip()))]
+
+
 def clean_filename(name: str, default: str = "archivo") -> str:
     """The last path segment, without control and bidirectional formatting characters, ≤ 200 chars."""
     name = name.replace("\\", "/").rsplit("/", 1)[-1]

@@ -53,10 +53,19 @@ class Settings(BaseSettings):
     smtp_timeout_s: float = 10.0
     smtp_pool_size: int = Field(default=4, ge=1, le=64)
 
-    # SMS (later issue): Twilio account and a base URL override for local stand-ins.
+    # SMS (issue 11): Twilio account; sender = a number (twilio_from) or a messaging service SID.
+    # Empty account SID: SMS are not sent (logged and skipped). twilio_base_url: empty = the real
+    # https://api.twilio.com; tests and staging point it at a stand-in.
     twilio_account_sid: str = ""
     twilio_auth_token: str = ""
     twilio_from: str = ""
+    twilio_messaging_service_sid: str = ""
+    twilio_base_url: str = ""
+    twilio_timeout_s: float = Field(default=10.0, gt=0)
+    # Where Twilio reaches notifier: status callbacks go to <base>/sms/status/<delivery id>
+    # (empty: notifier_public_url). Signatures are checked against exactly that URL.
+    notifier_public_url: str = "http://127.0.0.1:8003"
+    sms_status_callback_base: str = ""
 
     # Access (intake): bearer tokens, invitations, login throttling, the platform operator.
     public_url: str = "http://127.0.0.1:8001"  # base of links in e-mails (password set-up)
@@ -123,6 +132,10 @@ class Settings(BaseSettings):
             path.write_text(secrets.token_urlsafe(48))
             path.chmod(0o600)
         return path.read_text().strip()
+
+    @property
+    def sms_callback_base(self) -> str:
+        return (self.sms_status_callback_base or self.notifier_public_url).rstrip("/")
 
     @property
     def mail_dir(self) -> Path:

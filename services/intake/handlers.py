@@ -11,7 +11,15 @@ from services.intake.adapters import time_tables
 from services.intake.adapters.case_tables import case_history
 from services.intake.adapters.db import cases
 from shared.contracts.envelope import Envelope
-from shared.contracts.events import AlertEnded, AlertRaised, CaseDeadlineSet, CaseHoldSet, CaseOverdue, CaseSlaChanged
+from shared.contracts.events import (
+    AlertEnded,
+    AlertRaised,
+    CaseDeadlineSet,
+    CaseHoldSet,
+    CaseOverdue,
+    CaseSlaChanged,
+    NotificationFailed,
+)
 from shared.db import Tx, utcnow
 from shared.messaging.bus import NotYet
 
@@ -107,6 +115,20 @@ async def on_alert_ended(tx: Tx, env: Envelope) -> None:
         "ended_at": e.ended_at, "end_reason": e.reason[:200]})
 
 
+async def on_notification_failed(tx: Tx, env: Envelope) -> None:
+    """Issue 11: a message about the case could not be delivered: a line in its history (by the
+    system; the number is masked by notifier). Idempotent through the inbox."""
+    e = NotificationFailed.model_validate(env.data)
+    if e.case_id is None:
+        return
+    case = await _lock_case(tx, e.case_id)
+    await _history(tx, case, "notification_failed", {
+        "delivery_id": str(e.delivery_id), "channel": e.channel, "template": e.template,
+        "recipient_role": e.recipient_role, "recipient": e.recipient, "state": e.state,
+        "error_code": e.error_code, "error": e.error, "failed_at": e.at.isoformat()})
+
+
 HANDLERS: dict[str, Any] = {"case.deadline_set.v1": on_deadline_set, "case.overdue.v1": on_overdue,
                             "case.sla_changed.v1": on_sla_changed, "case.hold_set.v1": on_hold_set,
-                            "alert.raised.v1": on_alert_raised, "alert.ended.v1": on_alert_ended}
+                            "alert.raised.v1": on_alert_raised, "alert.ended.v1": on_alert_ended,
+                            "notification.failed.v1": on_notification_failed}

@@ -6,11 +6,12 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from services.notifier.adapters.db import case_recipients, deliveries
+from shared.db import utcnow
 from shared.openapi import problem_responses
 from shared.refusals import not_found
 from shared.runtime import runtime_of
@@ -30,6 +31,8 @@ class DeliveryOut(BaseModel):
     last_error: str | None
     created_at: datetime
     sent_at: datetime | None
+    provider_sid: str | None = None  # SMS: Twilio's MessageSid
+    error_code: str | None = None  # SMS: Twilio's ErrorCode
 
 
 @router.get("/cases/{case_id}/deliveries", response_model=list[DeliveryOut], responses=problem_responses(401, 404))
@@ -45,3 +48,37 @@ async def case_deliveries(case_id: uuid.UUID, request: Request, who: CurrentCall
     if known is None and not rows:
         raise not_found(("Solicitud no encontrada", "Case not found"))
     return [DeliveryOut.model_validate(r, from_attributes=True) for r in rows]
+
+
+@router.post("/sms/status/{delivery_id}", status_code=204, tags=["sms"], include_in_schema=False)
+async def sms_status(delivery_id: uuid.UUID, request: Request) -> Response:
+    """Twilio's status callback for one SMS delivery (form body: MessageSid, MessageStatus,
+    ErrorCode, To…). ``X-Twilio-Signature`` is checked with the library's ``RequestValidator``
+    against the URL notifier gave Twilio (from the configured callback base, never the request's
+    Host): missing or wrong, 403 and nothing changes. A state never moves back (a late "sent"
+    after "delivered" stays delivered); failed/undelivered emits ``notification.failed.v1``."""
+    from twilio.request_validator import RequestValidator
+
+    from services.notifier.handlers import record_sms_state
+
+    rt = runtime_of(request)
+    sms = rt.extras["sms"]
+    params = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    signature = request.headers.get("X-Twilio-Signature", "")
+    token = rt.settings.twilio_auth_token
+    if not (token and signature and RequestValidator(token).validate(sms.callback_url(delivery_id), params,
+                                                                       signature)):
+        return Response(status_code=403)
+    status = params.get("MessageStatus") or params.get("SmsStatus") or ""
+    error_code = params.get("ErrorCode") or None
+    d = deliveries.c
+    async with rt.db.transaction() as tx:
+        row = (await tx.conn.execute(select(deliveries).where(d.id == delivery_id, d.channel == "sms"))).first()
+        if row is None:
+            raise not_found(("Envío no encontrado", "Delivery not found"))
+        sid = params.get("MessageSid")
+        if sid and row.provider_sid is None:  # the send's answer was lost or is not committed yet
+            await tx.conn.execute(update(deliveries).where(d.id == row.id).values(provider_sid=sid))
+        if status:
+            await record_sms_state(tx, row, status, error_code, utcnow())
+    return Response(status_code=204)

@@ -6,9 +6,13 @@ from pathlib import Path
 
 from services.notifier.adapters.db import inbox, outbox, progress, sessions
 from services.notifier.adapters.mailer import FolderMailer, Mailer, SmtpMailer
+from services.notifier.adapters.sms import SmsSender
 from services.notifier.api import router
+from services.notifier.api_notifications import router as notifications_router
 from services.notifier.domain import Renderer
-from services.notifier.handlers import EmailDeliveries, build_handlers
+from services.notifier.handlers import EmailDeliveries, SmsDeliveries, build_handlers
+from services.notifier.in_app import EVENT_TYPE as IN_APP_EVENT
+from services.notifier.in_app import LiveHub
 from shared.messaging.bus import Bus
 from shared.runtime import HandlerMap, ServiceRuntime
 from shared.settings import Settings
@@ -25,16 +29,27 @@ def make_mailer(settings: Settings) -> Mailer:
 
 def build(settings: Settings, bus: Bus | None = None, mailer: Mailer | None = None) -> ServiceRuntime:
     the_mailer = mailer or make_mailer(settings)
+    sms_sender = SmsSender(settings)  # its HTTP session is opened in the loop, on the first send
+
+    made: dict[str, SmsDeliveries] = {}
 
     def handlers(rt: ServiceRuntime) -> HandlerMap:
-        return build_handlers(EmailDeliveries(rt.db, the_mailer, Renderer(), settings.smtp_from))
+        renderer = Renderer()
+        made["sms"] = SmsDeliveries(rt.db, sms_sender, renderer, settings.sms_callback_base)
+        return build_handlers(EmailDeliveries(rt.db, the_mailer, renderer, settings.smtp_from), made["sms"])
 
     rt = ServiceRuntime("notifier", settings, outbox=outbox, inbox=inbox, migrations=MIGRATIONS,
                         handlers=handlers, router=router, bus=bus, title="Atiende notifier", progress=progress)
     rt.extras["sessions"] = sessions
     rt.extras["token_secret"] = settings.signing_secret()
     rt.extras["mailer"] = the_mailer
-    rt.extras["closers"] = [the_mailer.close]
+    rt.extras["sms"] = made["sms"]  # the status callbacks (api.py)
+    # In-app notifications: the API, and this replica's live streams fed from its own queue
+    # <ns>.notifier.live.<replica-id> (services/notifier/in_app.py).
+    rt.app.include_router(notifications_router)
+    live = rt.extras["live"] = LiveHub()
+    rt.listen("live", [IN_APP_EVENT], live.deliver)
+    rt.extras["closers"] = [live.shutdown, the_mailer.close, sms_sender.close]
     return rt
 
 

@@ -72,6 +72,11 @@ class Renderer:
         body = self.env.get_template(f"{template}.{lang}.body.j2").render(context)
         return subject, body
 
+    def render_sms(self, template: str, language: str, context: dict[str, Any]) -> str:
+        """``<template>.<language>.sms.j2`` as one line (an SMS has no subject)."""
+        lang = language if language in ("es", "en") else "es"
+        return " ".join(self.env.get_template(f"{template}.{lang}.sms.j2").render(context).split())
+
 
 def case_context(case: Any) -> dict[str, Any]:
     """What every case e-mail may mention, from notifier's copy of the case."""

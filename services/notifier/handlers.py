@@ -14,7 +14,8 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
 from email.header import Header
 from email.message import Message
 from email.mime.text import MIMEText
@@ -25,8 +26,10 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.notifier import domain
-from services.notifier.adapters.db import case_recipients, deliveries, sessions, user_directory
+from services.notifier.adapters.db import case_recipients, deliveries, delivery_events, sessions, user_directory
 from services.notifier.adapters.mailer import Mailer
+from services.notifier.adapters.sms import SentSms, SmsOutcomeUnknown, SmsRejected, SmsSender
+from services.notifier.in_app import add_in_app
 from shared.contracts.envelope import Envelope
 from shared.contracts.events import (
     CaseAssigned,
@@ -36,6 +39,7 @@ from shared.contracts.events import (
     CaseMailRequested,
     CaseSlaWarning,
     CaseTransition,
+    NotificationFailed,
     NotificationSent,
     Recipient,
     TaskCreated,
@@ -206,12 +210,13 @@ class EmailDeliveries:
         d = deliveries.c
         by_id = {env.id: env for env in envs}
         async with self.db.read() as conn:
-            in_doubt = (await conn.execute(select(deliveries).where(d.event_id.in_(by_id), d.state == "sending"))).all()
+            in_doubt = (await conn.execute(select(deliveries).where(d.event_id.in_(by_id), d.channel == "email",
+                                                                    d.state == "sending"))).all()
         for row in in_doubt:
             await self._settle_in_doubt(row)
         async with self.db.transaction() as tx:
             claimed = (await tx.conn.execute(
-                update(deliveries).where(d.event_id.in_(by_id), d.state == "pending")
+                update(deliveries).where(d.event_id.in_(by_id), d.channel == "email", d.state == "pending")
                 .values(state="sending", claimed_at=utcnow(), attempts=d.attempts + 1)
                 .returning(*deliveries.c))).all()
         results = await asyncio.gather(*(self.mailer.send(self._message(row)) for row in claimed),
@@ -266,8 +271,247 @@ class EmailDeliveries:
         return msg
 
 
-def build_handlers(emails: EmailDeliveries) -> dict[str, Any]:
-    return {"case.created.v1": on_case_created,
+# -- SMS (issue 11) ---------------------------------------------------------------------------------
+async def _sms_addressees(conn: AsyncConnection, tenant: str, recipients: list[Recipient]) -> list[domain.Addressee]:
+    """The recipients asked to be told by SMS, each with their mobile (E.164) as the address; one
+    without a mobile is skipped (logged: no delivery row, there is nowhere to send it)."""
+    people = await _addressees(conn, tenant, recipients, "sms")
+    if not people:
+        return []
+    ud = user_directory.c
+    mobiles = {row.user_id: row.mobile for row in await conn.execute(select(ud.user_id, ud.mobile).where(
+        ud.user_id.in_({uuid.UUID(p.user_id) for p in people})))}
+    out = []
+    for p in people:
+        mobile = mobiles.get(uuid.UUID(p.user_id))
+        if mobile:
+            out.append(replace(p, email=mobile))
+        else:
+            log.info("SMS to user %s skipped: no mobile in the directory", p.user_id)
+    return out
+
+
+async def plan_escalation_sms(conn: AsyncConnection, env: Envelope) -> list[domain.PlannedEmail]:
+    e = CaseEscalated.model_validate(env.data)
+    people = await _sms_addressees(conn, env.tenant, e.recipients)
+    if not people:
+        return []
+    return domain.escalation_emails(await _case_copy(conn, e.case_id), people, kind=e.kind, level=e.level,
+                                    due_at=e.due_at, overdue_seconds=e.overdue_seconds, clock=e.clock,
+                                    urgent=e.urgent, message=e.message)
+
+
+async def plan_sla_warning_sms(conn: AsyncConnection, env: Envelope) -> list[domain.PlannedEmail]:
+    e = CaseSlaWarning.model_validate(env.data)
+    people = await _sms_addressees(conn, env.tenant, e.recipients)
+    if not people:
+        return []
+    return domain.sla_warning_emails(await _case_copy(conn, e.case_id), people, clock=e.clock, percent=e.percent,
+                                     due_at=e.due_at)
+
+
+# Twilio's statuses as stored; a state only moves forward (a late "sent" after "delivered" is kept
+# in the history but does not move the delivery back). Terminal states never change.
+SMS_STATE = {"accepted": "queued", "scheduled": "queued", "queued": "queued", "sending": "queued",
+             "sent": "sent", "delivered": "delivered", "read": "delivered",
+             "undelivered": "undelivered", "failed": "failed", "canceled": "failed"}
+SMS_RANK = {"pending": 0, "sending": 1, "unknown": 1, "queued": 2, "sent": 3,
+            "delivered": 4, "undelivered": 4, "failed": 4}
+SMS_FAILED = ("failed", "undelivered")
+
+
+def mask_number(number: str) -> str:
+    return "***" + number[-4:]
+
+
+async def record_sms_state(tx: Tx, row: Any, provider_status: str, error_code: str | None, at: datetime,
+                           env: Envelope | None = None, error: str | None = None) -> str:
+    """Apply a state the provider reported for an SMS delivery (send answer, lookup or status
+    callback): history line (once per state), the delivery moved forward only, and on a
+    failure the ``notification.failed.v1`` event. Returns the delivery's state afterwards."""
+    d = deliveries.c
+    state = SMS_STATE.get(provider_status, "queued")
+    await insert_ignoring_duplicates(tx.conn, delivery_events, {"delivery_id": row.id, "state": state,
+                                                               "error_code": error_code, "at": at})
+    current = (await tx.conn.execute(select(d.state).where(d.id == row.id).with_for_update())).scalar_one()
+    if SMS_RANK.get(current, 0) >= SMS_RANK[state] or SMS_RANK.get(current, 0) == 4:
+        return str(current)
+    values: dict[str, Any] = {"state": state}
+    if error_code is not None:
+        values["error_code"] = error_code
+    if error is not None or state in SMS_FAILED:
+        values["last_error"] = (error or f"{state} at the provider (error {error_code})")[:1000]
+    await tx.conn.execute(update(deliveries).where(d.id == row.id).values(**values))
+    if state in SMS_FAILED:
+        failed = NotificationFailed(delivery_id=row.id, case_id=row.case_id, channel="sms", template=row.template,
+                                    recipient_role=row.recipient_role, recipient=mask_number(row.recipient),
+                                    state=state, error_code=error_code, error=values["last_error"], at=at)
+        data = failed.model_dump(mode="json")
+        subject = str(row.case_id) if row.case_id else None
+        await tx.emit(env.follow(source=SOURCE, type="notification.failed.v1", data=data, subject=subject) if env
+                      else Envelope(source=SOURCE, type="notification.failed.v1", subject=subject, tenant=row.tenant,
+                                    data=data))
+    return state
+
+
+class SmsDeliveries:
+    """The e-mail path's two phases for SMS: rows stored with the event (``record``), then sent
+    pending → sending → the provider's state. What differs is the unknown outcome: a send whose
+    answer was lost (timeout, dropped connection) or a claim whose process died is looked up
+    at the provider before anything is resent (by number, body and time: ``SmsSender.find``);
+    found, its sid and state are recorded; only a message Twilio does not have is sent again."""
+
+    def __init__(self, db: Database, sender: SmsSender, renderer: domain.Renderer, callback_base: str,
+                 lease: timedelta = timedelta(minutes=2)) -> None:
+        self.db = db
+        self.sender = sender
+        self.renderer = renderer
+        self.callback_base = callback_base.rstrip("/")
+        self.lease = lease  # a claim younger than this may still be sending on another replica
+
+    def callback_url(self, delivery_id: uuid.UUID | str) -> str:
+        return f"{self.callback_base}/sms/status/{delivery_id}"
+
+    def handler(self, planner: Planner) -> Handler:
+        async def record(tx: Tx, env: Envelope) -> None:
+            planned = await planner(tx.conn, env)
+            if planned and not self.sender.configured:
+                log.warning("%d SMS for event %s not sent: Twilio is not configured", len(planned), env.id)
+                return
+            now = utcnow()
+            await insert_many_ignoring_duplicates(tx.conn, deliveries, [{
+                "id": uuid.uuid4(), "event_id": env.id, "tenant": env.tenant,
+                "case_id": uuid.UUID(m.case_id) if m.case_id else None, "channel": "sms",
+                "template": m.template, "recipient": m.address, "recipient_role": m.role,
+                "language": m.language, "context": m.context, "state": "pending", "attempts": 0,
+                "created_at": now} for m in planned])
+
+        return Handler(record, after_commit_batch=self.send_pending_batch)
+
+    def body(self, row: Any) -> str:
+        return self.renderer.render_sms(row.template, row.language, row.context)
+
+    async def send_pending_batch(self, envs: list[Envelope], mark_handled: MarkManyHandled) -> None:
+        d = deliveries.c
+        by_id = {env.id: env for env in envs}
+        async with self.db.read() as conn:
+            in_doubt = (await conn.execute(select(deliveries).where(
+                d.event_id.in_(by_id), d.channel == "sms", d.state.in_(("sending", "unknown"))))).all()
+        for row in in_doubt:
+            await self._settle_in_doubt(row, by_id[row.event_id])
+        async with self.db.transaction() as tx:
+            claimed = (await tx.conn.execute(
+                update(deliveries).where(d.event_id.in_(by_id), d.channel == "sms", d.state == "pending")
+                .values(state="sending", claimed_at=utcnow(), attempts=d.attempts + 1)
+                .returning(*deliveries.c))).all()
+        results = await asyncio.gather(*(self.sender.send(row.recipient, self.body(row), self.callback_url(row.id))
+                                         for row in claimed), return_exceptions=True)
+        retry: list[BaseException] = []
+        unfinished: set[uuid.UUID] = set()
+        async with self.db.transaction() as tx:
+            for row, r in zip(claimed, results, strict=True):
+                env = by_id[row.event_id]
+                if isinstance(r, SentSms):
+                    await self._sent(tx, row, r, env)
+                elif isinstance(r, SmsRejected):  # permanent: recorded, not retried
+                    log.warning("SMS delivery %s refused by the provider: %s", row.id, r)
+                    await record_sms_state(tx, row, "failed", r.code, utcnow(), env, str(r))
+                elif isinstance(r, SmsOutcomeUnknown):  # looked up before any resend
+                    log.warning("SMS delivery %s outcome unknown: %s", row.id, r)
+                    await tx.conn.execute(update(deliveries).where(d.id == row.id, d.state == "sending")
+                                          .values(state="unknown", last_error=str(r)[:1000]))
+                    retry.append(r)
+                    unfinished.add(row.event_id)
+                else:  # not taken (429, 5xx, refused): pending again, retried with the message
+                    await tx.conn.execute(update(deliveries).where(d.id == row.id, d.state == "sending")
+                                          .values(state="pending", last_error=str(r)[:1000]))
+                    retry.append(r)
+                    unfinished.add(row.event_id)
+            completed = [env for env in envs if env.id not in unfinished]
+            if completed:
+                await mark_handled(tx, completed)
+        if retry:
+            first = retry[0]
+            raise first if isinstance(first, Retryable) else Retryable(str(first))
+
+    async def _sent(self, tx: Tx, row: Any, sms: SentSms, env: Envelope) -> None:
+        now = utcnow()
+        await tx.conn.execute(update(deliveries).where(deliveries.c.id == row.id)
+                              .values(provider_sid=sms.sid, sent_at=now, last_error=None))
+        await record_sms_state(tx, row, sms.status, sms.error_code, now, env)
+        done = NotificationSent(delivery_id=row.id, case_id=row.case_id, channel="sms", template=row.template,
+                                recipient_role=row.recipient_role, sent_at=now)
+        await tx.emit(env.follow(source=SOURCE, type="notification.sent.v1", data=done.model_dump(mode="json")))
+
+    async def _settle_in_doubt(self, row: Any, env: Envelope) -> None:
+        """A claim whose answer was lost: ask the provider before resending (never twice)."""
+        if row.state == "sending" and row.claimed_at and utcnow() - row.claimed_at < self.lease:
+            raise Retryable("SMS delivery in progress elsewhere")
+        d = deliveries.c
+        async with self.db.read() as conn:  # sids other deliveries hold cannot be this one's
+            taken = set((await conn.execute(select(d.provider_sid).where(
+                d.channel == "sms", d.recipient == row.recipient, d.provider_sid.is_not(None),
+                d.id != row.id))).scalars())
+        found = await self.sender.find(row.recipient, self.body(row), row.claimed_at or row.created_at, taken)
+        async with self.db.transaction() as tx:
+            current = (await tx.conn.execute(select(deliveries).where(d.id == row.id).with_for_update())).first()
+            if current is None or current.state not in ("sending", "unknown"):
+                return  # settled meanwhile
+            if found is not None:
+                log.info("SMS delivery %s found at the provider (%s): not resent", row.id, found.sid)
+                await self._sent(tx, current, found, env)
+            else:
+                log.info("SMS delivery %s not at the provider: sending it again", row.id)
+                await tx.conn.execute(update(deliveries).where(d.id == row.id).values(state="pending"))
+
+
+def all_channels(*handlers: Handler) -> Handler:
+    """One handler for an event told on several channels (SMS and e-mail): each records its rows
+    in the same transaction and sends them, one channel after the other; the last one marks the
+    event handled, in its own outcome's transaction, if every earlier channel completed it too (a
+    channel's failure leaves the event for a retry, where what was sent is not sent again)."""
+
+    async def record(tx: Tx, env: Envelope) -> None:
+        for h in handlers:
+            await h.handle(tx, env)
+
+    async def send(envs: list[Envelope], mark_handled: MarkManyHandled) -> None:
+        done_by_all = {e.id for e in envs}
+        errors: list[BaseException] = []
+        *first, last = handlers
+        for h in first:
+            got: set[uuid.UUID] = set()
+
+            async def collect(tx: Tx, completed: list[Envelope], got: set[uuid.UUID] = got) -> None:
+                got.update(e.id for e in completed)
+
+            assert h.after_commit_batch is not None
+            try:
+                await h.after_commit_batch(envs, collect)
+            except Exception as exc:  # the other channels still go out
+                errors.append(exc)
+            done_by_all &= got
+
+        async def mark_if_all(tx: Tx, completed: list[Envelope]) -> None:
+            ready = [e for e in completed if e.id in done_by_all]
+            if ready:
+                await mark_handled(tx, ready)
+
+        assert last.after_commit_batch is not None
+        try:
+            await last.after_commit_batch(envs, mark_if_all)
+        except Exception as exc:
+            errors.append(exc)
+        if errors:
+            retryable = [e for e in errors if not isinstance(e, PermanentError)]
+            raise retryable[0] if retryable else errors[0]
+
+    return Handler(record, after_commit_batch=send)
+
+
+def build_handlers(emails: EmailDeliveries, sms: SmsDeliveries | None = None) -> dict[str, Any]:
+    # In-app notifications (R4.7, escalations) join the events' transactions: services/notifier/in_app.py.
+    return add_in_app({"case.created.v1": on_case_created,
             "user.upserted.v1": on_user_upserted,
             "user.session_revoked.v1": sessions.on_session_revoked,
             "case.deadline_set.v1": emails.handler(plan_deadline_emails),
@@ -275,6 +519,8 @@ def build_handlers(emails: EmailDeliveries) -> dict[str, Any]:
             "task.created.v1": emails.handler(plan_task_email),
             "case.finished.v1": emails.handler(plan_finished_emails),
             "case.mail_requested.v1": emails.handler(plan_requested_mail),
-            "case.escalated.v1": emails.handler(plan_escalation_emails),
-            "case.sla_warning.v1": emails.handler(plan_sla_warning_emails),
-            "case.assigned.v1": on_case_assigned}
+            "case.escalated.v1": emails.handler(plan_escalation_emails) if sms is None else all_channels(
+                sms.handler(plan_escalation_sms), emails.handler(plan_escalation_emails)),
+            "case.sla_warning.v1": emails.handler(plan_sla_warning_emails) if sms is None else all_channels(
+                sms.handler(plan_sla_warning_sms), emails.handler(plan_sla_warning_emails)),
+            "case.assigned.v1": on_case_assigned})

@@ -763,6 +763,8 @@ EVENT_TYPES: dict[str, type[_Payload]] = {
     "case.deadline_set.v1": CaseDeadlineSet,
     "case.overdue.v1": CaseOverdue,
     "notification.sent.v1": NotificationSent,
+    "notification.failed.v1": NotificationFailed,
+    "notification.in_app.v1": InAppNotified,  # notifier → every notifier replica (live streams)
     "catalog.channel_changed.v1": ChannelChanged,
     "catalog.area_changed.v1": AreaChanged,
     "catalog.project_changed.v1": ProjectChanged,
@@ -789,8 +791,6 @@ EVENT_TYPES: dict[str, type[_Payload]] = {
 # come. A type joins EVENT_TYPES (and docs/architecture.md) in the commit that gives it a
 # publisher and a consumer, so nothing published lands in <ns>.unrouted.
 PLANNED_EVENT_TYPES: dict[str, type[_Payload]] = {
-    "notification.failed.v1": NotificationFailed,
-    "notification.in_app.v1": InAppNotified,
 }
 
 

@@ -32,6 +32,9 @@ case_recipients = Table(
 )
 
 # One row per (event, channel, recipient): states pending → sending → sent, or failed/unknown.
+# SMS (issue 11): after sending, the provider's state: queued → sent → delivered | failed |
+# undelivered (a callback never moves it back), with the provider's id and error code; an
+# interrupted send is "unknown" until it is looked up at the provider.
 deliveries = Table(
     "deliveries", metadata,
     Column("id", Uuid(), primary_key=True),
@@ -44,12 +47,14 @@ deliveries = Table(
     Column("recipient_role", String(30), nullable=False),
     Column("language", String(2), nullable=False),
     Column("context", JsonType, nullable=False),  # what the template is rendered with
-    Column("state", String(10), nullable=False),
+    Column("state", String(12), nullable=False),
     Column("attempts", Integer, nullable=False),
     Column("last_error", Text(), nullable=True),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("claimed_at", UTCDateTime(), nullable=True),
     Column("sent_at", UTCDateTime(), nullable=True),
+    Column("provider_sid", String(64), nullable=True),  # SMS: Twilio's MessageSid
+    Column("error_code", String(12), nullable=True),  # SMS: Twilio's ErrorCode
 )
 Index("deliveries_once", deliveries.c.event_id, deliveries.c.channel, deliveries.c.recipient, unique=True)
 
@@ -64,3 +69,13 @@ user_directory = Table(
     Column("language", String(2), nullable=False),
     Column("active", Boolean, nullable=False),
 )
+
+# A delivery's state history (SMS: each state the provider reported, once per state).
+delivery_events = Table(
+    "delivery_events", metadata,
+    Column("delivery_id", Uuid(), primary_key=True),
+    Column("state", String(12), primary_key=True),
+    Column("error_code", String(12), nullable=True),
+    Column("at", UTCDateTime(), nullable=False),
+)
+Index("deliveries_provider_sid", deliveries.c.provider_sid)
