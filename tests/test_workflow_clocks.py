@@ -308,3 +308,36 @@ async def test_r1_4_a_surrender_waits_ten_business_days_before_it_can_be_execute
     r = await s.intake.post(f"/cases/{cid}/execute", json={"text": "Se procesa el rescate."},
                             headers=await s.auth("ejecutiva", tenant))
     assert r.status_code == 200, r.text
+
+
+@pytest.mark.integration
+async def test_r4_9_one_email_per_breach_and_reopened_late_again_is_a_new_breach(
+        rabbit_system: System, smtp_sink: SmtpSink) -> None:
+    s = rabbit_system
+    s.travel_to(MONDAY_10)
+    ids = await _ids(s)
+    r = await s.intake.patch(f"/users/{ids['lectura']}", json={"escalation_subscriptions": ["case_overdue"]},
+                             headers=await s.auth())
+    assert r.status_code == 200, r.text
+    case = await s.create_case(case_body(9, due_date="2027-03-09"))
+    cid = case["id"]
+    await _clock_where(s, cid, "resolution", lambda c: c["state"] == "running", "resolution running")
+    s.travel_to(datetime(2027, 3, 10, 11, tzinfo=SCL))  # late since Tuesday night
+
+    def subscriber_mails() -> int:
+        return _mails(smtp_sink)[(cid, "lectura")]
+
+    await wait_for(lambda: subscriber_mails() == 1, 30, "the subscriber told of the breach")
+    s.travel_to(datetime(2027, 3, 10, 15, tzinfo=SCL))  # hours of timer ticks later
+    await _clock_where(s, cid, "resolution", lambda c: c["state"] == "breached", "still breached")
+    admin = await s.auth()
+    r = await s.intake.post(f"/cases/{cid}/finish", json={"outcome": "success", "comment": "Listo."},
+                            headers=await s.auth("ejecutiva"))
+    assert r.status_code == 200, r.text
+    await _clock_where(s, cid, "resolution", lambda c: c["state"] == "met", "met on finish")
+    assert subscriber_mails() == 1
+    r = await s.intake.post(f"/cases/{cid}/reopen", json={"text": "El cliente insiste."}, headers=admin)
+    assert r.status_code == 200, r.text
+    again = await _clock_where(s, cid, "resolution", lambda c: c["cycle"] == 2, "a new cycle")
+    s.travel_to(_t(again["due_at"]) + timedelta(days=1, hours=10))
+    await wait_for(lambda: subscriber_mails() == 2, 30, "late again: a new breach, told once more")
