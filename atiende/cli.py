@@ -11,6 +11,7 @@
   atiende api-key create …         an API key for a tenant's integration (printed once)
   atiende dlq list SERVICE         show dead letters of a service
   atiende dlq replay SERVICE       send them back to the service's queue (--id to pick)
+  atiende deliveries unknown       notifier's deliveries in doubt (claimed, lease expired), stale or failed
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from collections.abc import Callable
 
 from shared.logs import configure_logging
 from shared.messaging.bus import Bus
+from shared.one_origin import OneOrigin
 from shared.runtime import ServiceRuntime, make_bus
 from shared.settings import SERVICE_PORTS, Settings
 
@@ -57,14 +59,19 @@ async def run_embedded(settings: Settings, host: str, do_seed: bool) -> None:
         await rt.start()
     if do_seed:
         await seed(runtimes["intake"])
-    servers = [uvicorn.Server(uvicorn.Config(rt.app, host=host, port=SERVICE_PORTS[name], log_config=None,
-                                             access_log=False, lifespan="on"))
+    # Intake's port is the one origin for frontends: every service's paths (shared/one_origin.py).
+    one_origin = OneOrigin({name: rt.app for name, rt in runtimes.items()})
+    servers = [uvicorn.Server(uvicorn.Config(one_origin if name == "intake" else rt.app, host=host,
+                                             port=SERVICE_PORTS[name], log_config=None, access_log=False,
+                                             lifespan="on"))
                for name, rt in runtimes.items()]
     mode = "RabbitMQ" if settings.amqp_url else "embedded (SQLite + in-process bus)"
     base = f"http://{host}:{SERVICE_PORTS['intake']}"
     mail = settings.smtp_host and f"SMTP {settings.smtp_host}:{settings.smtp_port}" or f"folder {settings.mail_dir}"
     print(f"""
 Atiende is running — {mode}; e-mail to {mail}.
+  one origin:           {base}  (intake's API, /notifications (SSE: /notifications/stream),
+                        /deliveries, /reports, /deadlines: one token)
   intake (public API):  {base}/docs
   workflow:             http://{host}:{SERVICE_PORTS['workflow']}/docs
   notifier:             http://{host}:{SERVICE_PORTS['notifier']}/docs
@@ -215,6 +222,22 @@ async def dlq(settings: Settings, action: str, service: str, ids: list[str] | No
         await bus.close()
 
 
+async def deliveries_unknown(settings: Settings, tenant: str | None, limit: int) -> None:
+    from datetime import timedelta
+
+    from services.notifier.sweeper import stats, unsettled
+
+    rt = _builders()["notifier"](settings)
+    lease = timedelta(seconds=settings.delivery_lease_s)
+    try:
+        async with rt.db.read() as conn:
+            for line in await unsettled(conn, lease, tenant=tenant, limit=limit):
+                print(json.dumps(line, ensure_ascii=False))
+            print(json.dumps(await stats(conn, lease)), file=sys.stderr)  # the totals
+    finally:
+        await rt.db.dispose()
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="atiende", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -250,6 +273,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("action", choices=["list", "replay"])
     p.add_argument("service", choices=list(SERVICE_PORTS))
     p.add_argument("--id", action="append", dest="ids")
+    p = sub.add_parser("deliveries", help="notifier's deliveries in doubt or failed (one JSON line each)")
+    p.add_argument("action", choices=["unknown"])
+    p.add_argument("--tenant")
+    p.add_argument("--limit", type=int, default=500)
     a = ap.parse_args(argv)
     settings = Settings()
     configure_logging(settings.log_level, settings.log_json)
@@ -280,3 +307,5 @@ def main(argv: list[str] | None = None) -> None:
         asyncio.run(api_key_create(settings, a.tenant, a.name))
     elif a.cmd == "dlq":
         asyncio.run(dlq(settings, a.action, a.service, a.ids))
+    elif a.cmd == "deliveries":
+        asyncio.run(deliveries_unknown(settings, a.tenant, a.limit))

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     smtp_from: str = "Atiende <no-reply@atiende.local>"
     smtp_timeout_s: float = 10.0
     smtp_pool_size: int = Field(default=4, ge=1, le=64)
+    # A delivery claim's lease, in seconds (issue 11): a delivery still "sending" after it is in
+    # doubt; notifier's sweeper re-sends it (e-mail, same Message-ID) or looks it up first (SMS).
+    delivery_lease_s: float = Field(default=120.0, gt=0)
 
     # SMS (issue 11): Twilio account; sender = a number (twilio_from) or a messaging service SID.
     # Empty account SID: SMS are not sent (logged and skipped). twilio_base_url: empty = the real

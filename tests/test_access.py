@@ -116,7 +116,7 @@ async def test_r4_1_new_user_gets_a_one_time_link_by_email_never_a_password(rabb
     await wait_for(lambda: invitation() is not None, 20, "the invitation e-mail")
     mail = invitation()
     assert mail.to == ["nueva.ejecutiva@example.cl"]
-    body = mail.message.get_content()
+    body = mail.message.get_body(("plain",)).get_content()
     assert "Inmobiliaria Demo" in mail.message["Subject"] and "contraseña" in body
     token = re.search(r"password-setup\?token=([A-Za-z0-9_\-]+)", body).group(1)
 
@@ -136,7 +136,7 @@ async def test_resending_an_invitation_voids_the_earlier_link(rabbit_system: Sys
                                                       "roles": ["viewer"]})).json()["id"]
 
     def links() -> list[str]:
-        return [re.search(r"token=([A-Za-z0-9_\-]+)", m.message.get_content()).group(1) for m in smtp_sink.messages
+        return [re.search(r"token=([A-Za-z0-9_\-]+)", m.message.get_body(("plain",)).get_content()).group(1) for m in smtp_sink.messages
                 if m.message["X-Atiende-Template"] == "user_invited" and m.to == ["otra@example.cl"]]
 
     await wait_for(lambda: len(links()) == 1, 20, "the first invitation e-mail")
@@ -235,7 +235,7 @@ async def test_r4_4_a_new_users_projects_must_be_projects_of_the_callers_tenant(
     await wait_for(lambda: any(m.to == ["mirador@example.cl"] for m in smtp_sink.messages), 20, "the invitation")
     assert not any(m.to == ["typo@example.cl"] for m in smtp_sink.messages)
     mail = next(m for m in smtp_sink.messages if m.to == ["mirador@example.cl"])
-    token = re.search(r"password-setup\?token=([A-Za-z0-9_\-]+)", mail.message.get_content()).group(1)
+    token = re.search(r"password-setup\?token=([A-Za-z0-9_\-]+)", mail.message.get_body(("plain",)).get_content()).group(1)
     assert (await c.post("/auth/password-setup", json={"token": token, "password": "una-clave-bien-larga"})
             ).status_code == 204
     h = bearer((await login(rabbit_system, "mirador@example.cl", "una-clave-bien-larga")).json()["access_token"])

@@ -175,7 +175,7 @@ async def test_r4_6_finishing_and_send_mail_reach_people_and_reports_follow(rabb
 
     await wait_for(lambda: len(mails("case_mail")) == 2, 20, "the requested mail to the contact and the cc")
     assert sorted(m.to[0] for m in mails("case_mail")) == [contact, "notaria@example.cl"]
-    body = mails("case_mail")[0].message.get_content()
+    body = mails("case_mail")[0].message.get_body(("plain",)).get_content()
     assert "Necesitamos su cédula" in body and "Detalle de la solicitud N°" in body
     assert "Documentos pendientes [Solicitud N°" in mails("case_mail")[0].message["Subject"]
 

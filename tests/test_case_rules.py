@@ -350,8 +350,8 @@ async def test_r4_6_the_responsible_gets_their_own_finish_email_and_every_email_
     await wait_for(lambda: len([m for m in smtp_sink.for_case(cid)
                                 if m.message["X-Atiende-Template"] == "case_finished"]) == 2, 20, "finish e-mails")
     finished = {m.to[0]: m for m in smtp_sink.for_case(cid) if m.message["X-Atiende-Template"] == "case_finished"}
-    to_responsible = finished[CASE["responsible_email"]].message.get_content()
-    to_contact = finished["cliente17@example.cl"].message.get_content()
+    to_responsible = finished[CASE["responsible_email"]].message.get_body(("plain",)).get_content()
+    to_contact = finished["cliente17@example.cl"].message.get_body(("plain",)).get_content()
     assert "que usted tenía asignada fue finalizada" in to_responsible and "Estimado(a)" not in to_responsible
     assert "Su solicitud N°" in to_contact
     for m in smtp_sink.for_case(cid):

@@ -801,3 +801,112 @@ def test_run_distributed_stops_everything_when_a_service_is_not_ready(tmp_path: 
     while any(_alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(_alive(p) for p in pids), "a service started by the script is still running"
+
+
+# ---------------------------------------------------------------------------
+# the reverse proxy: one origin for frontends (issue 11 item 8)
+# ---------------------------------------------------------------------------
+
+CADDYFILE = ROOT / "deploy" / "Caddyfile"
+PROXY_PORT = 8080
+
+
+def caddy_routes() -> tuple[list[tuple[list[str], str]], str | None, dict[str, str]]:
+    """From deploy/Caddyfile: ([(path patterns, upstream service)] in order, the fallback
+    service, {service: the text of its handle block}). Handles the subset of Caddyfile syntax the
+    file uses: named `path` matchers, `handle @name { reverse_proxy host:port … }`, a bare `handle`."""
+    text = "\n".join(line.split("#", 1)[0] for line in CADDYFILE.read_text(encoding="utf-8").splitlines())
+    matchers = {m.group(1): m.group(2).split() for m in re.finditer(r"^\s*@(\w+)\s+path\s+(.+)$", text, re.M)}
+    routes: list[tuple[list[str], str]] = []
+    fallback = None
+    blocks: dict[str, str] = {}
+    for m in re.finditer(r"^\s*handle(?:\s+@(\w+))?\s*\{(.*?)^\s*\}\s*$(?=\s*(?:@|handle|#|\}))", text, re.M | re.S):
+        up = re.search(r"reverse_proxy\s+([\w.-]+):(\d+)", m.group(2))
+        assert up, f"handle block without reverse_proxy: {m.group(0)!r}"
+        service, port = up.group(1), int(up.group(2))
+        assert ATIENDE_SERVICES.get(service) == port, f"{service}:{port} is not an Atiende service's port"
+        blocks[service] = m.group(2)
+        if m.group(1) is None:
+            fallback = service
+        else:
+            assert m.group(1) in matchers, f"handle @{m.group(1)}: matcher not defined"
+            routes.append((matchers[m.group(1)], service))
+    return routes, fallback, blocks
+
+
+def caddy_path_matches(pattern: str, path: str) -> bool:
+    """Caddy's `path` matcher: exact, `/prefix/*`, or `*` inside a segment-wise glob."""
+    if pattern.endswith("/*") and "*" not in pattern[:-2]:
+        return path.startswith(pattern[:-1])
+    if "*" in pattern:
+        return re.fullmatch("".join("[^/]*" if p == "*" else re.escape(p) for p in re.split(r"(\*)", pattern)),
+                            path) is not None
+    return path == pattern
+
+
+def caddy_service_for(path: str) -> str | None:
+    routes, fallback, _ = caddy_routes()
+    for patterns, service in routes:
+        if any(caddy_path_matches(p, path) for p in patterns):
+            return service
+    return fallback
+
+
+@pytest.mark.parametrize(("path", "service"), [
+    ("/notifications", "notifier"), ("/notifications/stream", "notifier"),
+    ("/notifications/unread-count", "notifier"), ("/notifications/read-all", "notifier"),
+    ("/sms/status/0b5e2f6c-7a55-4b0e-9d7e-3e0f1b7a3a10", "notifier"),
+    ("/deliveries/mine", "notifier"), ("/cases/0b5e2f6c-7a55-4b0e-9d7e-3e0f1b7a3a10/deliveries", "notifier"),
+    ("/reports/case-counts", "reporting"), ("/deadlines/0b5e2f6c-7a55-4b0e-9d7e-3e0f1b7a3a10", "workflow"),
+    ("/cases", "intake"), ("/cases/0b5e2f6c-7a55-4b0e-9d7e-3e0f1b7a3a10", "intake"), ("/auth/token", "intake"),
+    ("/users", "intake"), ("/docs", "intake"), ("/health", "intake"), ("/", "intake"),
+    ("/notificationsx", "intake"), ("/reportsx", "intake"),
+])
+def test_proxy_routes_each_path_to_its_service(path: str, service: str) -> None:
+    assert caddy_service_for(path) == service
+
+
+def test_proxy_routes_are_those_of_embedded_mode() -> None:
+    """deploy/Caddyfile and shared/one_origin.py (`atiende run`) route every path alike."""
+    from shared.one_origin import ROUTES, service_for
+
+    routes, fallback, _ = caddy_routes()
+    assert fallback == "intake"
+    probes = ["/", "/cases", "/x/y", "/notificationsx"]
+    for pattern, _service in ROUTES:
+        concrete = pattern.replace("*", "0b5e2f6c-7a55-4b0e-9d7e-3e0f1b7a3a10")
+        probes += [concrete, concrete + "/sub", concrete + "x"]
+    for patterns, _service in routes:
+        probes += [p.replace("*", "abc") for p in patterns]
+    for path in probes:
+        assert caddy_service_for(path) == service_for(path), path
+
+
+def test_proxy_streams_server_sent_events_unbuffered() -> None:
+    _, _, blocks = caddy_routes()
+    assert re.search(r"^\s*flush_interval\s+-1\s*$", blocks["notifier"], re.M), "notifier's SSE must not be buffered"
+    text = CADDYFILE.read_text(encoding="utf-8")
+    assert not re.search(r"^\s*encode\b", text, re.M), "compression would hold back SSE events"
+
+
+def test_compose_proxy_service_mounts_the_config(services: dict, compose: dict) -> None:
+    proxy = services["proxy"]
+    assert proxy["image"].split(":")[0] == "caddy"
+    mounts = {str(v).split(":")[0]: str(v).split(":")[1] for v in proxy.get("volumes") or []}
+    assert mounts.get("./deploy/Caddyfile") == "/etc/caddy/Caddyfile"
+    assert (ROOT / "deploy" / "Caddyfile").is_file()
+    assert (str(PROXY_PORT), str(PROXY_PORT)) in {p[1:] for p in published_ports(proxy)}
+    assert set(depends_on_map(proxy)) == set(ATIENDE_SERVICES)
+    argv = as_argv(proxy["healthcheck"]["test"])
+    assert argv[0] == "CMD" and f"http://127.0.0.1:{PROXY_PORT}/health" in argv
+    site = env_map(proxy)["ATIENDE_SITE_ADDRESS"]
+    assert interpolate(site) == f":{PROXY_PORT}"
+    assert re.search(r"^\{\$ATIENDE_SITE_ADDRESS::8080\}\s*\{", CADDYFILE.read_text(encoding="utf-8"), re.M)
+    # Links in e-mails point at the one origin.
+    assert interpolate(compose["x-atiende-env"]["ATIENDE_PUBLIC_URL"]) == f"http://127.0.0.1:{PROXY_PORT}"
+
+
+def test_deploy_readme_explains_the_proxy() -> None:
+    text = DEPLOY_README.read_text(encoding="utf-8")
+    for needle in ["Caddy", "nginx", "proxy_buffering", "8080", "/notifications/stream", "deploy/Caddyfile"]:
+        assert needle in text, f"deploy/README.md does not mention {needle!r}"

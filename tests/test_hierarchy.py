@@ -251,10 +251,10 @@ async def test_r2_4_task_under_a_case_emails_its_responsible_and_cc_and_is_in_th
     await wait_for(lambda: len(mails()) == 2, 30, "task e-mails to the responsible and the CC user")
     to_resp, to_cc = mails()[demo("ejecutivo")], mails()[demo("supervisora")]
     assert "Inspeccionar filtración" in to_resp.message["Subject"] and case["number"] in to_resp.message["Subject"]
-    assert "Se le asignó una tarea" in to_resp.message.get_content()
-    assert internal.strftime("%d-%m-%Y") in to_resp.message.get_content()
+    assert "Se le asignó una tarea" in to_resp.message.get_body(("plain",)).get_content()
+    assert internal.strftime("%d-%m-%Y") in to_resp.message.get_body(("plain",)).get_content()
     assert to_resp.message["X-Atiende-Case"] == cid
-    assert "Ejecutivo Demo" in to_cc.message.get_content() and to_cc.message["Subject"].startswith("Copia")
+    assert "Ejecutivo Demo" in to_cc.message.get_body(("plain",)).get_content() and to_cc.message["Subject"].startswith("Copia")
     # The task inbox: the responsible's open tasks, soonest first; not in anyone else's.
     later = await _task(rabbit_system, cid, "ejecutivo", "Enviar informe")
     inbox = (await c.get("/tasks", headers=await rabbit_system.auth("ejecutivo"))).json()

@@ -102,7 +102,7 @@ async def test_escalation_mails_each_email_recipient_once_in_spanish(s: System, 
     msg = got[0].message
     assert msg["Content-Language"] == "es"
     assert f"N° {case['number']}" in msg["Subject"] and "Derivada a supervisión" in msg["Subject"]
-    body = msg.get_content()
+    body = msg.get_body(("plain",)).get_content()
     assert f"La solicitud N° {case['number']} fue escalada" in body
     assert "Vencía: 15-01-2030 12:00" in body  # the case's timezone
     assert "Atraso: 2 h 15 min" in body
@@ -122,8 +122,8 @@ async def test_two_recipients_of_one_event_each_get_their_mail(s: System, smtp_s
     got = {m.to[0]: m.message for m in mails(smtp_sink, case["id"], "case_escalated")}
     assert set(got) == {demo("ejecutiva"), demo("supervisora")}
     assert "Solicitud vencida" in got[demo("supervisora")]["Subject"]
-    assert "usted es supervisor" in got[demo("supervisora")].get_content()
-    assert "Mensaje:" not in got[demo("ejecutiva")].get_content()
+    assert "usted es supervisor" in got[demo("supervisora")].get_body(("plain",)).get_content()
+    assert "Mensaje:" not in got[demo("ejecutiva")].get_body(("plain",)).get_content()
     async with s.rt["notifier"].db.read() as conn:
         roles = set((await conn.execute(select(deliveries.c.recipient_role)
                                         .where(deliveries.c.event_id == env.id))).scalars())
@@ -169,10 +169,10 @@ async def test_sla_warning_in_each_users_language(s: System, smtp_sink: SmtpSink
     es, en = got[demo("ejecutiva")], got[demo("ejecutivo")]
     assert es["Content-Language"] == "es" and en["Content-Language"] == "en"
     assert f"solicitud N° {case['number']} lleva el 80 %" in es["Subject"]
-    assert "Vence: 15-01-2030 12:00" in es.get_content()
+    assert "Vence: 15-01-2030 12:00" in es.get_body(("plain",)).get_content()
     assert f"request No. {case['number']} has used 80% of its resolution time" in en["Subject"]
-    assert "Due: 2030-01-15 12:00" in en.get_content()
-    assert "you manage the request's responsible" in en.get_content()
+    assert "Due: 2030-01-15 12:00" in en.get_body(("plain",)).get_content()
+    assert "you manage the request's responsible" in en.get_body(("plain",)).get_content()
 
 
 async def test_inactive_user_is_skipped(s: System, smtp_sink: SmtpSink) -> None:

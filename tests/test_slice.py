@@ -37,7 +37,7 @@ async def _scenario(system: System, sink: SmtpSink) -> None:
     created = datetime.fromisoformat(shown["created_at"])
     expected = response_deadline(created, 5, calendar_for("CL", "America/Santiago"))
     assert date.fromisoformat(shown["deadline"]["due_date"]) == expected.due_date
-    body = mails["case_received"].message.get_content()
+    body = mails["case_received"].message.get_body(("plain",)).get_content()
     assert expected.due_date.strftime("%d-%m-%Y") in body
 
     async def counted() -> bool:

@@ -204,7 +204,7 @@ async def test_r3_4_escalating_to_the_supervisor_e_mails_the_triage_message(
     assert r.status_code == 200, r.text
     await wait_for(lambda: _mails(smtp_sink)[(original["id"], "supervisora")] == 1, 30, "the supervisor e-mailed")
     [mail] = [m for m in smtp_sink.messages if m.message["X-Atiende-Template"] == "case_escalated"]
-    text = mail.message.get_payload(decode=True).decode()
+    text = mail.message.get_body(("plain",)).get_content()
     assert message in text
 
 

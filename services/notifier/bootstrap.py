@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from services.notifier.adapters.db import inbox, outbox, progress, sessions
 from services.notifier.adapters.mailer import FolderMailer, Mailer, SmtpMailer
 from services.notifier.adapters.sms import SmsSender
 from services.notifier.api import router
+from services.notifier.api_admin import router as admin_router
+from services.notifier.api_ledger import router as ledger_router
 from services.notifier.api_notifications import router as notifications_router
 from services.notifier.domain import Renderer
 from services.notifier.handlers import EmailDeliveries, SmsDeliveries, build_handlers
 from services.notifier.in_app import EVENT_TYPE as IN_APP_EVENT
 from services.notifier.in_app import LiveHub
+from services.notifier.sweeper import install as install_sweeper
 from shared.messaging.bus import Bus
 from shared.runtime import HandlerMap, ServiceRuntime
 from shared.settings import Settings
@@ -31,12 +35,13 @@ def build(settings: Settings, bus: Bus | None = None, mailer: Mailer | None = No
     the_mailer = mailer or make_mailer(settings)
     sms_sender = SmsSender(settings)  # its HTTP session is opened in the loop, on the first send
 
-    made: dict[str, SmsDeliveries] = {}
+    made: dict[str, Any] = {}
 
     def handlers(rt: ServiceRuntime) -> HandlerMap:
         renderer = Renderer()
         made["sms"] = SmsDeliveries(rt.db, sms_sender, renderer, settings.sms_callback_base)
-        return build_handlers(EmailDeliveries(rt.db, the_mailer, renderer, settings.smtp_from), made["sms"])
+        made["email"] = EmailDeliveries(rt.db, the_mailer, renderer, settings.smtp_from)
+        return build_handlers(made["email"], made["sms"])
 
     rt = ServiceRuntime("notifier", settings, outbox=outbox, inbox=inbox, migrations=MIGRATIONS,
                         handlers=handlers, router=router, bus=bus, title="Atiende notifier", progress=progress)
@@ -44,9 +49,12 @@ def build(settings: Settings, bus: Bus | None = None, mailer: Mailer | None = No
     rt.extras["token_secret"] = settings.signing_secret()
     rt.extras["mailer"] = the_mailer
     rt.extras["sms"] = made["sms"]  # the status callbacks (api.py)
+    install_sweeper(rt, made["email"], made["sms"])  # deliveries in doubt resolved; GET /deliveries/stats
     # In-app notifications: the API, and this replica's live streams fed from its own queue
     # <ns>.notifier.live.<replica-id> (services/notifier/in_app.py).
     rt.app.include_router(notifications_router)
+    rt.app.include_router(admin_router)  # notification rules and templates (api_admin.py)
+    rt.app.include_router(ledger_router)  # GET /deliveries/mine, /deliveries?user_id= (api_ledger.py)
     live = rt.extras["live"] = LiveHub()
     rt.listen("live", [IN_APP_EVENT], live.deliver)
     rt.extras["closers"] = [live.shutdown, the_mailer.close, sms_sender.close]

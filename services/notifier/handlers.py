@@ -5,8 +5,9 @@ shared/messaging/processor.py): ``record`` plans the e-mails of an event and sto
 row per (event, channel, recipient), idempotently, with the template's context;
 ``send_pending_batch`` sends the rows still pending (of one event or of a batch of them), moving
 them pending → sending → sent with a commit between steps.
-A crash between "sending" and "sent" leaves the outcome unknown: such a row is never resent
-blindly; it is marked ``unknown`` for a person to check. New notifications only add a planner."""
+A crash between "sending" and "sent" leaves the outcome in doubt: once the claim's lease expires
+the e-mail is re-sent with the same Message-ID, and an SMS is looked up at the provider first
+(services/notifier/sweeper.py resolves what no redelivery does). New notifications only add a planner."""
 
 from __future__ import annotations
 
@@ -18,16 +19,18 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from email.header import Header
 from email.message import Message
+from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import formataddr, parseaddr
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.notifier import domain
 from services.notifier.adapters.db import case_recipients, deliveries, delivery_events, sessions, user_directory
 from services.notifier.adapters.mailer import Mailer
+from services.notifier.adapters.rules_tables import for_tenant
 from services.notifier.adapters.sms import SentSms, SmsOutcomeUnknown, SmsRejected, SmsSender
 from services.notifier.in_app import add_in_app
 from shared.contracts.envelope import Envelope
@@ -180,15 +183,25 @@ async def plan_sla_warning_emails(conn: AsyncConnection, env: Envelope) -> list[
                                      due_at=e.due_at)
 
 
+def lease_expired(now: datetime, lease: timedelta) -> Any:
+    """A claim past its lease: claimed longer ago than ``lease`` and no later lease running (the
+    SMS path's claims set only ``claimed_at``; the sweeper's set both, its back-off a longer lease)."""
+    d = deliveries.c
+    return and_(d.claimed_at < now - lease, or_(d.lease_until.is_(None), d.lease_until < now))
+
+
 class EmailDeliveries:
     def __init__(self, db: Database, mailer: Mailer, renderer: domain.Renderer, sender: str,
-                 unknown_after: timedelta = timedelta(minutes=2)) -> None:
+                 lease: timedelta = timedelta(minutes=2)) -> None:
         self.db = db
         self.mailer = mailer
         self.renderer = renderer
         self.sender = sender
         self._from = formataddr(parseaddr(sender), charset="utf-8")
-        self.unknown_after = unknown_after
+        self.lease = lease  # a claim's lease: "sending" past it is in doubt (services/notifier/sweeper.py)
+        self.replica = "notifier"  # claimed_by; the runtime's replica id (sweeper.install)
+        self.in_flight: set[uuid.UUID] = set()  # rows this process is sending now (the sweeper skips them)
+        self.resends = 0  # deliveries in doubt re-sent here (the sweeper counts its own)
 
     def handler(self, planner: Planner) -> Handler:
         async def record(tx: Tx, env: Envelope) -> None:
@@ -198,7 +211,7 @@ class EmailDeliveries:
                 "case_id": uuid.UUID(m.case_id) if m.case_id else None, "channel": "email",
                 "template": m.template, "recipient": m.address, "recipient_role": m.role,
                 "language": m.language, "context": m.context, "state": "pending", "attempts": 0,
-                "created_at": now} for m in await planner(tx.conn, env)])
+                "created_at": now} for m in await for_tenant(tx.conn, env, "email", await planner(tx.conn, env))])
 
         return Handler(record, after_commit_batch=self.send_pending_batch)
 
@@ -209,18 +222,20 @@ class EmailDeliveries:
         it, and only its rows still pending are sent again."""
         d = deliveries.c
         by_id = {env.id: env for env in envs}
-        async with self.db.read() as conn:
-            in_doubt = (await conn.execute(select(deliveries).where(d.event_id.in_(by_id), d.channel == "email",
-                                                                    d.state == "sending"))).all()
-        for row in in_doubt:
-            await self._settle_in_doubt(row)
+        await self._settle_in_doubt(list(by_id))
+        claim_at = utcnow()
         async with self.db.transaction() as tx:
             claimed = (await tx.conn.execute(
                 update(deliveries).where(d.event_id.in_(by_id), d.channel == "email", d.state == "pending")
-                .values(state="sending", claimed_at=utcnow(), attempts=d.attempts + 1)
+                .values(state="sending", claimed_at=claim_at, claimed_by=self.replica,
+                        lease_until=claim_at + self.lease, attempts=d.attempts + 1)
                 .returning(*deliveries.c))).all()
-        results = await asyncio.gather(*(self.mailer.send(self._message(row)) for row in claimed),
-                                       return_exceptions=True)
+        ids = {row.id for row in claimed}
+        self.in_flight |= ids
+        try:
+            results = await asyncio.gather(*(self.send_row(row) for row in claimed), return_exceptions=True)
+        finally:
+            self.in_flight -= ids
         failures = [(row, r) for row, r in zip(claimed, results, strict=True) if isinstance(r, BaseException)]
         sent = [row for row, r in zip(claimed, results, strict=True) if not isinstance(r, BaseException)]
         failed_events = {row.event_id for row, _ in failures}
@@ -236,7 +251,7 @@ class EmailDeliveries:
                                                          data=done.model_dump(mode="json")))
             for row, exc in failures:  # known failures: back to pending, retried with the message
                 await tx.conn.execute(update(deliveries).where(d.id == row.id)
-                                      .values(state="pending", last_error=str(exc)[:1000]))
+                                      .values(state="pending", lease_until=None, last_error=str(exc)[:1000]))
             completed = [env for env in envs if env.id not in failed_events]
             if completed:
                 await mark_handled(tx, completed)
@@ -245,25 +260,45 @@ class EmailDeliveries:
             retryable = [e for e in errors if not isinstance(e, PermanentError)]
             raise retryable[0] if retryable else errors[0]
 
-    async def _settle_in_doubt(self, row: Any) -> None:
-        if row.claimed_at and utcnow() - row.claimed_at < self.unknown_after:
-            raise Retryable("delivery in progress elsewhere")
+    async def send_row(self, row: Any) -> None:
+        """One delivery over SMTP (the sweeper re-sends through here too: same Message-ID)."""
+        await self.mailer.send(self._message(row))
+
+    async def _settle_in_doubt(self, event_ids: list[uuid.UUID]) -> None:
+        """These events' e-mails still "sending" (a redelivery after a crash or a lost connection).
+        A live lease is another claim's: left to it (or to the sweeper once it expires), and the
+        event may complete, since the row itself is the obligation. An expired lease is in doubt:
+        back to pending, so the claim below re-sends it with the same Message-ID (a receiver can
+        drop the repeat). Nothing is ever left "unknown"."""
+        d = deliveries.c
+        now = utcnow()
         async with self.db.transaction() as tx:
-            await tx.conn.execute(update(deliveries).where(deliveries.c.id == row.id, deliveries.c.state == "sending")
-                                  .values(state="unknown", last_error="interrupted while sending; not resent"))
-        log.error("delivery %s outcome unknown (interrupted while sending); not resent", row.id)
+            back = (await tx.conn.execute(
+                update(deliveries).where(d.event_id.in_(event_ids), d.channel == "email",
+                                         d.state.in_(("sending", "unknown")), lease_expired(now, self.lease),
+                                         d.id.not_in(self.in_flight))
+                .values(state="pending", lease_until=None,
+                        last_error="interrupted while sending: re-sent with the same Message-ID")
+                .returning(d.id))).scalars().all()
+        if back:
+            self.resends += len(back)
+            log.warning("%d e-mail deliver%s in doubt (lease expired while sending): re-sending",
+                        len(back), "y" if len(back) == 1 else "ies")
 
     def _message(self, row: Any) -> Message:
         # email's compat32 classes: the same MIME on the wire as EmailMessage, for a fifth of the
         # CPU (its header objects cost ~1 ms a message: the notifier's biggest item under load).
         subject, body = self.renderer.render(row.template, row.language, row.context)
-        msg = MIMEText(body, "plain", "utf-8")
+        msg = MIMEMultipart("alternative")  # text, then the same text as HTML (domain.html_of)
+        msg.attach(MIMEText(body, "plain", "utf-8"))
+        msg.attach(MIMEText(domain.html_of(body, row.language), "html", "utf-8"))
         msg["From"] = self._from
         name = row.context.get("contact_name") if row.recipient_role == "contact" else row.context.get("name")
         msg["To"] = formataddr((name, row.recipient), charset="utf-8") if name else row.recipient
-        msg["Subject"] = Header(subject, "utf-8")
+        msg["Subject"] = Header(subject, "utf-8")  # type: ignore[assignment]  # typeshed: str only
         msg["Message-ID"] = f"<{row.id}@atiende>"  # same id on any resend: receivers can drop copies
-        if row.case_id:
+        if row.case_id:  # one thread per case in the recipient's client: a stable id all its mails refer to
+            msg["In-Reply-To"] = msg["References"] = f"<case-{row.case_id}@atiende>"
             msg["X-Atiende-Case"] = str(row.case_id)
         msg["X-Atiende-Tenant"] = row.tenant
         msg["X-Atiende-Template"] = row.template
@@ -374,7 +409,7 @@ class SmsDeliveries:
 
     def handler(self, planner: Planner) -> Handler:
         async def record(tx: Tx, env: Envelope) -> None:
-            planned = await planner(tx.conn, env)
+            planned = await for_tenant(tx.conn, env, "sms", await planner(tx.conn, env))  # tenant rules, texts
             if planned and not self.sender.configured:
                 log.warning("%d SMS for event %s not sent: Twilio is not configured", len(planned), env.id)
                 return
@@ -443,20 +478,27 @@ class SmsDeliveries:
                                 recipient_role=row.recipient_role, sent_at=now)
         await tx.emit(env.follow(source=SOURCE, type="notification.sent.v1", data=done.model_dump(mode="json")))
 
-    async def _settle_in_doubt(self, row: Any, env: Envelope) -> None:
-        """A claim whose answer was lost: ask the provider before resending (never twice)."""
-        if row.state == "sending" and row.claimed_at and utcnow() - row.claimed_at < self.lease:
-            raise Retryable("SMS delivery in progress elsewhere")
+    async def look_up(self, row: Any, since: datetime) -> SentSms | None:
+        """The message of this delivery at the provider, if it has it (sent since ``since``)."""
         d = deliveries.c
         async with self.db.read() as conn:  # sids other deliveries hold cannot be this one's
             taken = set((await conn.execute(select(d.provider_sid).where(
                 d.channel == "sms", d.recipient == row.recipient, d.provider_sid.is_not(None),
                 d.id != row.id))).scalars())
-        found = await self.sender.find(row.recipient, self.body(row), row.claimed_at or row.created_at, taken)
+        return await self.sender.find(row.recipient, self.body(row), since, taken)
+
+    async def _settle_in_doubt(self, row: Any, env: Envelope) -> None:
+        """A claim whose answer was lost: ask the provider before resending (never twice)."""
+        if row.state == "sending" and row.claimed_at and utcnow() - row.claimed_at < self.lease:
+            raise Retryable("SMS delivery in progress elsewhere")
+        d = deliveries.c
+        found = await self.look_up(row, row.claimed_at or row.created_at)
         async with self.db.transaction() as tx:
             current = (await tx.conn.execute(select(deliveries).where(d.id == row.id).with_for_update())).first()
             if current is None or current.state not in ("sending", "unknown"):
                 return  # settled meanwhile
+            if current.lease_until is not None and current.lease_until > utcnow():
+                return  # the sweeper holds it now (services/notifier/sweeper.py)
             if found is not None:
                 log.info("SMS delivery %s found at the provider (%s): not resent", row.id, found.sid)
                 await self._sent(tx, current, found, env)

@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.notifier.adapters.db import case_recipients, user_directory
 from services.notifier.adapters.in_app_tables import notifications
+from services.notifier.adapters.rules_tables import by_rules
 from shared.contracts.envelope import Envelope
 from shared.contracts.events import (
     CaseCommented,
@@ -177,6 +178,7 @@ async def in_app_for(tx: Tx, env: Envelope) -> None:
     if env.type not in IN_APP_EVENTS:
         return
     case_id, kind, people, facts = await plan(tx.conn, env)
+    people = await by_rules(tx.conn, env, "in_app", people, lambda _: "responsible")  # the tenant's rules
     now = utcnow()
     for who in people:
         title, body = texts(kind, who.language, facts)

@@ -15,22 +15,23 @@ from services.intake.api.deps import CurrentPrincipal
 from services.intake.domain import lifecycle
 from services.intake.service_layer import alerts, cases
 from shared.body import documented_body, parse_keeping
-from shared.fields import InputModel
+from shared.fields import InputModel, PhoneInput, phone_in_region
 from shared.openapi import problem_responses
+from shared.refusals import FieldErrors
 from shared.runtime import runtime_of
 
 router = APIRouter(tags=["cases"])
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True)]
 Slug = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z0-9][a-z0-9-]{0,59}$")]
-Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+[1-9][0-9]{6,14}$")]
 CASE_NOT_FOUND = cases.CASE_NOT_FOUND
 
 
 class ContactIn(InputModel):
     name: Text = Field(min_length=1, max_length=200)
     email: EmailStr
-    phone: Phone | None = Field(default=None, description="E.164, e.g. +56912345678")
+    phone: PhoneInput | None = Field(default=None, description=(
+        "+56912345678, or a national number of the tenant's country (9 1234 5678); stored as E.164"))
 
 
 class CaseIn(InputModel):
@@ -170,6 +171,13 @@ async def create_case(request: Request, p: CurrentPrincipal, idempotency_key: Id
     says to escalate to the supervisor without a new request (rules 6–8)."""
     body, schema_errors = parse_keeping(CaseIn, await request.body())
     rt = runtime_of(request)
+    if isinstance(body.contact, ContactIn) and body.contact.phone:  # national: the tenant's country
+        tenant = await rt.extras["catalog"].tenant(p.tenant)
+        errors = FieldErrors()
+        body.contact.phone = phone_in_region(body.contact.phone, tenant.country if tenant else None,
+                                             "contact.phone", errors)
+        if errors:
+            schema_errors = [*(schema_errors or []), *errors.items]
     made = await cases.create_case(rt.db, rt.extras["catalog"], p, body, present=_present,
                                    schema_errors=schema_errors, idempotency_key=idempotency_key)
     headers = {"Location": f"/cases/{made.body['id']}"}

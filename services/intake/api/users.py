@@ -13,14 +13,13 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 from services.intake.api.deps import AdminPrincipal, AppSettings, CurrentPrincipal, Db
 from services.intake.domain.accounts import unique
 from services.intake.service_layer import accounts
-from shared.fields import InputModel
+from shared.fields import InputModel, PhoneInput
 from shared.openapi import problem_responses
 from shared.paging import Page, PageParams
 from shared.problems import refuse_null
 
 router = APIRouter(prefix="/users", tags=["users"])
 
-Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+[1-9][0-9]{6,14}$")]
 Code = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z0-9][a-z0-9._-]{0,59}$")]
 RoleName = Literal["admin", "supervisor", "executor", "viewer", "technical_manager"]
 
@@ -32,7 +31,8 @@ class UserIn(InputModel):
         "language": "es"}})
     email: EmailStr
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-    mobile: Phone | None = Field(default=None, description="E.164, e.g. +56912345678 (SMS)")
+    mobile: PhoneInput | None = Field(default=None, description=(
+        "For SMS: +56912345678, or a national number of the tenant's country (9 1234 5678); stored as E.164"))
     roles: list[RoleName] = Field(min_length=1, description="A set: repeats are dropped (R4.4)")
     manager_id: uuid.UUID | None = None
     projects: list[Code] = Field(default_factory=list, description="Where an executor creates cases (R4.4)")
@@ -44,7 +44,7 @@ class UserPatch(InputModel):
     model_config = ConfigDict(json_schema_extra={"example": {"roles": ["executor", "technical_manager"],
                                                              "projects": ["edificio-los-robles"]}})
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = None
-    mobile: Phone | None = None
+    mobile: PhoneInput | None = Field(default=None, description="As in POST /users; null clears it")
     roles: list[RoleName] | None = Field(default=None, min_length=1)
     manager_id: uuid.UUID | None = None
     projects: list[Code] | None = None

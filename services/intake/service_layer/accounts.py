@@ -36,6 +36,7 @@ from shared.auth import InvalidToken, issue_token, verify_token
 from shared.contracts.envelope import Envelope
 from shared.contracts.events import UserInvited, UserProfile, UserSessionRevoked
 from shared.db import Database, Tx, utcnow
+from shared.fields import phone_in_region
 from shared.logs import correlation_id
 from shared.paging import Page, PageQuery
 from shared.refusals import (
@@ -303,8 +304,10 @@ async def add_user(db: Database, settings: Settings, who: Principal, data: dict[
             errors.extend(await _project_errors(uow.conn, who, data.get("projects") or []))
             errors.extend(await _manager_errors(uow.conn, who, None, data.get("manager_id")))
             errors.extend(await _subscription_errors(uow.conn, who, data.get("escalation_subscriptions") or []))
-            errors.raise_if_any()
             tenant = await q.tenant(uow.conn, who.tenant)
+            assert tenant is not None  # a principal's tenant exists
+            data = {**data, "mobile": phone_in_region(data.get("mobile"), tenant.country, "mobile", errors)}
+            errors.raise_if_any()
             row = await create_user(uow.tx, tenant, data)
             await invite(uow.tx, tenant, row, settings)
     except IntegrityError:  # the same e-mail created concurrently
@@ -355,13 +358,15 @@ async def change_user(db: Database, who: Principal, user_id: uuid.UUID, changes:
                                                      current.escalation_subscriptions))
         if rules.removes_own_administration(who.user_id, user_id, changes):
             errors.add("roles", rules.SELF_LOCKOUT, "self_lockout")
+        tenant = await q.tenant(uow.conn, who.tenant)
+        assert tenant is not None
+        if "mobile" in changes:  # a national number is read in the tenant's country
+            changes["mobile"] = phone_in_region(changes["mobile"], tenant.country, "mobile", errors)
         errors.raise_if_any()
         now = utcnow()
         row = await q.update_user(uow.conn, user_id, {**changes, "updated_at": now} if changes else {})
         if changes.get("active") is False:
             await q.revoke_sessions_of(uow.conn, user_id, now)
-        tenant = await q.tenant(uow.conn, who.tenant)
-        assert tenant is not None
         await emit_profile(uow.tx, row, tenant.language)
     return row
 

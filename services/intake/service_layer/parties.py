@@ -34,7 +34,8 @@ from services.intake.domain.lifecycle import FINISHED
 from services.intake.service_layer.unit_of_work import UnitOfWork
 from shared.contracts.events import PartyUpserted
 from shared.db import Database, utcnow
-from shared.fields import InputModel
+from shared.fields import InputModel, phone_in_region
+from shared.fields import PhoneInput as Phone
 from shared.paging import Page, PageQuery
 from shared.problems import refuse_null
 from shared.refusals import FieldErrors, field_error, forbidden, invalid, not_found
@@ -58,7 +59,7 @@ def _free_json(value: Any) -> Any:
 
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+[1-9][0-9]{6,14}$")]
+PHONE_DOC = "+56912345678, or a national number of the tenant's country (9 1234 5678); stored as E.164"
 NationalIdRaw = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
 Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)]
 Position = Annotated[str, StringConstraints(strip_whitespace=True, max_length=120)]
@@ -75,7 +76,7 @@ class PartyIn(InputModel):
     name: Name
     national_id: NationalIdRaw | None = Field(default=None, description="Validated for the tenant's country")
     email: EmailStr | None = None
-    phone: Phone | None = Field(default=None, description="E.164, e.g. +56912345678")
+    phone: Phone | None = Field(default=None, description=PHONE_DOC)
     address: Short | None = None
     notes: LongText | None = None
     details: FreeJson = Field(default_factory=dict, description=(
@@ -120,7 +121,7 @@ class ContactIn(InputModel):
     position: Position | None = None
     decision_maker: bool = False
     email: EmailStr | None = None
-    phone: Phone | None = Field(default=None, description="E.164, e.g. +56912345678")
+    phone: Phone | None = Field(default=None, description=PHONE_DOC)
     notes: LongText | None = None
 
 
@@ -258,8 +259,10 @@ async def create_party(db: Database, who: Principal, body: PartyIn) -> PartyView
     try:
         async with UnitOfWork(db) as uow:
             nid = None
+            country = await tables.tenant_country(uow.conn, who.tenant)
             if body.national_id:
-                nid = _national_id(body.national_id, await tables.tenant_country(uow.conn, who.tenant), errors)
+                nid = _national_id(body.national_id, country, errors)
+            phone = phone_in_region(body.phone, country, "phone", errors)
             await _check_users(uow, who, body.shared_with, errors)
             errors.raise_if_any()
             now = utcnow()
@@ -267,7 +270,7 @@ async def create_party(db: Database, who: Principal, body: PartyIn) -> PartyView
                 "id": uuid.uuid4(), "tenant": who.tenant, "kind": body.kind.value, "internal": body.internal,
                 "name": body.name, "search_name": rules.fold(body.name),
                 "national_id": nid.value if nid else None, "national_id_key": nid.key if nid else None,
-                "email": body.email.lower() if body.email else None, "phone": body.phone, "address": body.address,
+                "email": body.email.lower() if body.email else None, "phone": phone, "address": body.address,
                 "notes": body.notes, "details": body.details, "restricted": body.restricted, "active": True,
                 "source": "user", "created_by": who.user_id, "created_at": now, "updated_at": now},
                 body.shared_with if body.restricted else ())
@@ -343,6 +346,9 @@ async def change_party(db: Database, who: Principal, party_id: uuid.UUID, body: 
             internal = changes.get("internal", row.internal and rules.may_be_internal(kind))
             _internal(kind, internal, errors)
             changes["internal"] = internal
+            if changes.get("phone"):
+                changes["phone"] = phone_in_region(changes["phone"], await tables.tenant_country(uow.conn, who.tenant),
+                                                   "phone", errors)
             if "national_id" in changes:
                 raw = changes.pop("national_id")
                 nid = _national_id(raw, await tables.tenant_country(uow.conn, who.tenant), errors) if raw else None
@@ -418,6 +424,10 @@ async def add_contact(db: Database, who: Principal, party_id: uuid.UUID, body: C
         now = utcnow()
         values = {"id": uuid.uuid4(), "party_id": party_id, "tenant": who.tenant, **body.model_dump(),
                   "created_at": now, "updated_at": now}
+        errors = FieldErrors()
+        values["phone"] = phone_in_region(values["phone"], await tables.tenant_country(uow.conn, who.tenant),
+                                          "phone", errors)
+        errors.raise_if_any()
         if values["email"]:
             values["email"] = values["email"].lower()
         return await tables.insert_contact(uow.conn, values)
@@ -439,6 +449,11 @@ async def change_contact(db: Database, who: Principal, party_id: uuid.UUID, cont
         changes["email"] = changes["email"].lower()
     async with UnitOfWork(db) as uow:
         row = await _locked_contact(uow, who, party_id, contact_id)
+        if changes.get("phone"):
+            errors = FieldErrors()
+            changes["phone"] = phone_in_region(changes["phone"], await tables.tenant_country(uow.conn, who.tenant),
+                                               "phone", errors)
+            errors.raise_if_any()
         if changes:
             row = await tables.update_contact(uow.conn, contact_id, {**changes, "updated_at": utcnow()})
         return row

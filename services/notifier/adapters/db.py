@@ -1,6 +1,6 @@
 """notifier's tables (schema ``notifier``)."""
 
-from sqlalchemy import Boolean, Column, Index, Integer, MetaData, String, Table, Text, Uuid
+from sqlalchemy import Boolean, Column, Index, Integer, MetaData, String, Table, Text, Uuid, text
 
 from shared.db import JsonType, UTCDateTime
 from shared.messaging.ordering import progress_table
@@ -55,8 +55,14 @@ deliveries = Table(
     Column("sent_at", UTCDateTime(), nullable=True),
     Column("provider_sid", String(64), nullable=True),  # SMS: Twilio's MessageSid
     Column("error_code", String(12), nullable=True),  # SMS: Twilio's ErrorCode
+    # The claim's lease (no delivery left in doubt: services/notifier/sweeper.py): who claimed it
+    # (replica id) and until when; "sending" past its lease is in doubt and resolved by the sweeper.
+    Column("claimed_by", String(40), nullable=True),
+    Column("lease_until", UTCDateTime(), nullable=True),
 )
 Index("deliveries_once", deliveries.c.event_id, deliveries.c.channel, deliveries.c.recipient, unique=True)
+_UNSETTLED = "state IN ('pending', 'sending', 'unknown')"
+Index("deliveries_unsettled", deliveries.c.claimed_at, postgresql_where=text(_UNSETTLED), sqlite_where=text(_UNSETTLED))
 
 # notifier's directory of users (from user.upserted): addresses, phones, language.
 user_directory = Table(
