@@ -50,6 +50,7 @@ async def _late_cases_scenario(s: System, sink: SmtpSink) -> None:
     r = await s.intake.patch(f"/users/{ids['lectura']}", json={"escalation_subscriptions": ["case_overdue"]},
                              headers=admin)
     assert r.status_code == 200, r.text  # R4.9: a profile subscribed to "request overdue"
+    await wait_for(lambda: _workflow_knows(s, ids), 30, "workflow's copy of the manager line and subscription")
     cases = []
     for i, due in enumerate(("2027-03-09", "2027-03-10", "2027-03-11")):  # A, B, C: due Tue, Wed, Thu
         cases.append(await s.create_case(case_body(90 + i, due_date=due)))
@@ -98,6 +99,20 @@ async def _late_cases_scenario(s: System, sink: SmtpSink) -> None:
     sla = (await s.intake.get(f"/cases/{b}/sla", headers=await s.auth())).json()
     resolution = next(k for k in sla["clocks"] if k["kind"] == "resolution")
     assert resolution["state"] == "breached"
+
+
+async def _workflow_knows(s: System, ids: dict[str, str]) -> bool:
+    """User events are eventually applied: escalations are decided on workflow's copy."""
+    from sqlalchemy import select
+
+    from services.workflow.adapters.db import people
+    async with s.rt["workflow"].db.read() as conn:
+        rows = {str(r.user_id): r for r in (await conn.execute(select(people))).all()}
+    if not {ids["ejecutiva"], ids["gerencia.tecnica"], ids["lectura"]} <= set(rows):
+        return False
+    return (str(rows[ids["ejecutiva"]].manager_id) == ids["gerencia.tecnica"]
+            and str(rows[ids["gerencia.tecnica"]].manager_id) == ids["admin"]
+            and "case_overdue" in rows[ids["lectura"]].subscriptions)
 
 
 async def _has_alerts(s: System, n: int) -> bool:

@@ -154,6 +154,16 @@ async def _manager_known(s: System, user_id: str, manager_id: str) -> bool:
     return str(found) == manager_id
 
 
+async def _subscribed(s: System, user_id: str, kind: str) -> bool:
+    from sqlalchemy import select
+
+    from services.workflow.adapters.db import people
+    async with s.rt["workflow"].db.read() as conn:
+        found = (await conn.execute(select(people.c.subscriptions)
+                                    .where(people.c.user_id == uuid.UUID(user_id)))).scalar()
+    return kind in (found or [])
+
+
 @pytest.mark.integration
 async def test_r0_4_a_raise_notifies_by_the_new_levels_scheme(rabbit_system: System, smtp_sink: SmtpSink) -> None:
     """high: the responsible and their manager; urgent: also the area head. Not the raiser."""
@@ -319,6 +329,7 @@ async def test_r4_9_one_email_per_breach_and_reopened_late_again_is_a_new_breach
     r = await s.intake.patch(f"/users/{ids['lectura']}", json={"escalation_subscriptions": ["case_overdue"]},
                              headers=await s.auth())
     assert r.status_code == 200, r.text
+    await wait_for(lambda: _subscribed(s, ids["lectura"], "case_overdue"), 30, "workflow's copy of the subscription")
     case = await s.create_case(case_body(9, due_date="2027-03-09"))
     cid = case["id"]
     await _clock_where(s, cid, "resolution", lambda c: c["state"] == "running", "resolution running")

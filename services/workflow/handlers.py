@@ -104,7 +104,7 @@ async def on_area_changed(tx: Tx, env: Envelope) -> None:
 
 async def on_user_upserted(tx: Tx, env: Envelope) -> None:
     """The manager chain and subscriptions for escalations; the token check's copy too."""
-    await copies.keep_person(tx, env.tenant, UserProfile.model_validate(env.data))
+    await copies.keep_person(tx, env.tenant, UserProfile.model_validate(env.data), env.time)
     await sessions.on_user_upserted(tx, env)
 
 

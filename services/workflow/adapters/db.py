@@ -72,6 +72,7 @@ people = Table(
     Column("active", Boolean, nullable=False),
     Column("subscriptions", JsonType, nullable=False),  # escalation kind codes
     Column("roles", JsonType, nullable=False),
+    Column("changed_at", UTCDateTime(), nullable=False),  # the event's time: a late older one is ignored
 )
 
 _OPEN = "open"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, select, update
@@ -44,11 +45,14 @@ async def keep_area(tx: Tx, tenant: str, e: AreaChanged) -> bool:
                               {"head_user_id": e.head_user_id, "calendar": e.calendar})
 
 
-async def keep_person(tx: Tx, tenant: str, e: UserProfile) -> None:
+async def keep_person(tx: Tx, tenant: str, e: UserProfile, at: datetime) -> None:
+    """User events carry no sequence: the newest by event time wins (as the token copies do)."""
     values = {"tenant": tenant, "manager_id": e.manager_id, "active": e.active,
-              "subscriptions": sorted(set(e.escalation_subscriptions)), "roles": sorted(set(e.roles))}
+              "subscriptions": sorted(set(e.escalation_subscriptions)), "roles": sorted(set(e.roles)),
+              "changed_at": at}
     if not await insert_ignoring_duplicates(tx.conn, people, {"user_id": e.user_id, **values}):
-        await tx.conn.execute(update(people).where(people.c.user_id == e.user_id).values(**values))
+        await tx.conn.execute(update(people).where(people.c.user_id == e.user_id, people.c.changed_at <= at)
+                              .values(**values))
 
 
 _calendars: dict[str, WorkCalendar] = {}  # by the stored payload: a calendar is built once per version

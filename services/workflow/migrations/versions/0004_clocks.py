@@ -74,6 +74,7 @@ def upgrade() -> None:
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("subscriptions", JsonType, nullable=False),
         sa.Column("roles", JsonType, nullable=False),
+        sa.Column("changed_at", UTCDateTime(), nullable=False),
         schema=S,
     )
     op.create_index("ix_workflow_people_tenant", "people", ["tenant"], schema=S)
