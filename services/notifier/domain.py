@@ -156,11 +156,17 @@ def finished_emails(case: Any, outcome: str, comment: str | None) -> list[Planne
     return out
 
 
+ATTACHMENTS = "_attachments"  # context key of the files to attach (not a template variable)
+
+
 def requested_mails(case: Any, to: list[str], cc: list[str], subject: str, body: str, include_details: bool,
-                    sender_name: str | None) -> list[PlannedEmail]:
-    """R4.6 "Enviar mail": one delivery per address (to and cc), the case's details on request."""
+                    sender_name: str | None, attachments: list[dict[str, Any]] | None = None) -> list[PlannedEmail]:
+    """R4.6 "Enviar mail": one delivery per address (to and cc), the case's details on request, the
+    chosen files attached (kept in the delivery's context, so a resend carries them too)."""
     ctx = {**case_context(case), "mail_subject": subject, "mail_body": body, "include_details": include_details,
            "sender_name": sender_name or "Atiende"}
+    if attachments:
+        ctx[ATTACHMENTS] = attachments
     seen: set[str] = set()
     out = []
     for role, addresses in (("to", to), ("cc", cc)):

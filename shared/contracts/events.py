@@ -548,8 +548,20 @@ class CaseCommented(_Payload):
     responsible_id: uuid.UUID | None = None
 
 
+class MailAttachment(_Payload):
+    """A file of the case sent with a mail (event-carried: notifier never reads intake's files)."""
+
+    attachment_id: uuid.UUID
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    content_b64: str
+
+
 class CaseMailRequested(_Payload):
-    """intake → notifier: send an e-mail about a case (R4.6 "send mail", optionally with its details)."""
+    """intake → notifier: send an e-mail about a case (R4.6 "send mail", optionally with its
+    details and chosen attachments of the case)."""
 
     case_id: uuid.UUID
     to: list[str]
@@ -560,6 +572,7 @@ class CaseMailRequested(_Payload):
     by: uuid.UUID | None
     by_name: str | None
     at: datetime
+    attachments: list[MailAttachment] = []
 
 
 class CasePriorityChanged(_Payload):

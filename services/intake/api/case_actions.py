@@ -51,6 +51,8 @@ class MailIn(InputModel):
     subject: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     body: Text
     include_details: bool = Field(default=False, description="append the case's details (R4.6 'Enviar Detalle')")
+    attachment_ids: list[uuid.UUID] = Field(default_factory=list, max_length=10, description=(
+        "files of this case (or of its tasks) to attach; together at most 10 MiB"))
 
 
 class PriorityIn(InputModel):
@@ -162,7 +164,7 @@ async def send_mail(case_id: uuid.UUID, body: MailIn, request: Request, p: Curre
     rt = runtime_of(request)
     await cases.send_mail(rt.db, rt.extras["catalog"], p, case_id, to=[str(a) for a in body.to] if body.to else None,
                           cc=[str(a) for a in body.cc], subject=body.subject, body=body.body,
-                          include_details=body.include_details)
+                          include_details=body.include_details, attachment_ids=body.attachment_ids)
     return Response(status_code=202)
 
 

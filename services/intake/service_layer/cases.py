@@ -9,6 +9,7 @@ their own transaction) or ``visible_case`` (reads)."""
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.intake.adapters import repository as repo
 from services.intake.adapters import time_tables, triage_queries
+from services.intake.adapters.case_tables import attachments
 from services.intake.adapters.db import users
 from services.intake.adapters.party_tables import assets, can_see_party_id
 from services.intake.domain import access, case_entry, lifecycle, timing, triage
@@ -40,6 +42,7 @@ from shared.contracts.events import (
     CaseTypeRef,
     Contact,
     DeadlineRule,
+    MailAttachment,
     SlaPolicy,
 )
 from shared.db import Database, utcnow
@@ -425,9 +428,12 @@ async def comment(db: Database, who: Principal, case_id: uuid.UUID, text: str) -
 
 
 async def send_mail(db: Database, catalog: repo.CatalogCache, who: Principal, case_id: uuid.UUID, *,
-                    to: list[str] | None, cc: list[str], subject: str, body: str, include_details: bool) -> None:
+                    to: list[str] | None, cc: list[str], subject: str, body: str, include_details: bool,
+                    attachment_ids: list[uuid.UUID] | None = None) -> None:
     """R4.6 "Enviar mail": notifier sends it (to the contact unless told otherwise); at most the
-    tenant's ``max_mail_recipients`` distinct addresses (to + cc) in one request."""
+    tenant's ``max_mail_recipients`` distinct addresses (to + cc) in one request; chosen files of
+    the case (or of its tasks) go with it, their bytes in the event (notifier never reads intake's
+    files), at most ``MAIL_ATTACHMENTS_MAX_BYTES`` together."""
     to_ = list(dict.fromkeys(a.lower() for a in to)) if to else None
     cc_ = list(dict.fromkeys(a.lower() for a in cc))
     tenant = await catalog.tenant(who.tenant)
@@ -440,12 +446,40 @@ async def send_mail(db: Database, catalog: repo.CatalogCache, who: Principal, ca
                                   "too_many_recipients", max_recipients=cap))
     async with UnitOfWork(db) as uow:
         case = await case_for_update(uow, who, case_id, CaseAction.SEND_MAIL)
+        files = await _mail_attachments(uow.conn, case, list(dict.fromkeys(attachment_ids or [])))
         recipients = to_ or [case.contact_email]
         await uow.record(case, who, "mail_requested", {"to": recipients, "cc": cc_, "subject": subject,
-                                                       "include_details": include_details})
+                                                       "include_details": include_details,
+                                                       "attachments": [f.filename for f in files]})
         await uow.emit_case_event(case, "case.mail_requested.v1", CaseMailRequested(
             case_id=case.id, to=recipients, cc=cc_, subject=subject, body=body, include_details=include_details,
-            by=who.user_id, by_name=who.name, at=utcnow()))
+            by=who.user_id, by_name=who.name, at=utcnow(), attachments=files))
+
+
+MAIL_ATTACHMENTS_MAX_BYTES = 10 * 1024 * 1024
+
+
+async def _mail_attachments(conn: AsyncConnection, case: Any, ids: list[uuid.UUID]) -> list[MailAttachment]:
+    """The chosen files, each one of this case's (its own or its tasks'); 422 on ``attachment_ids``
+    for one that is not, or when together they exceed the bound."""
+    if not ids:
+        return []
+    a = attachments.c
+    rows = {r.id: r for r in (await conn.execute(select(attachments).where(
+        a.id.in_(ids), a.tenant == case.tenant, a.case_id == case.id))).all()}
+    missing = [str(i) for i in ids if i not in rows]
+    if missing:
+        raise invalid(field_error("attachment_ids", ("Esos archivos no son de esta solicitud.",
+                                                     "Those files are not this case's."),
+                                  "unknown_attachment", ids=missing))
+    total = sum(r.size for r in rows.values())
+    if total > MAIL_ATTACHMENTS_MAX_BYTES:
+        raise invalid(field_error("attachment_ids", ("Los archivos suman más de 10 MiB.",
+                                                     "The files add up to more than 10 MiB."),
+                                  "attachments_too_large", max_bytes=MAIL_ATTACHMENTS_MAX_BYTES, size=total))
+    return [MailAttachment(attachment_id=r.id, filename=r.filename, content_type=r.content_type, size=r.size,
+                           sha256=r.sha256, content_b64=base64.b64encode(r.content).decode()) for r in
+            (rows[i] for i in ids)]
 
 
 async def set_priority(db: Database, who: Principal, case_id: uuid.UUID, priority: lifecycle.Priority,
