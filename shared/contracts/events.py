@@ -47,6 +47,7 @@ class CaseTypeRef(_Payload):
     name: str
     deadline: DeadlineRule
     sla: SlaPolicy | None = None  # None: only the deadline (resolution) with the tenant's settings
+    churn_alert: bool = False  # R1.1: creating one alerts the customer's executive and the line above
 
 
 class Contact(_Payload):
@@ -90,6 +91,9 @@ class CaseCreated(_Payload):
     # R2.3: the internal commitment date is a clock too (its passing alerts the responsible).
     internal_commitment_date: date | None = None
     customer_commitment_date: date | None = None
+    # R1.1: the commercial executive assigned to the case's party (customer), if any.
+    party_executive_id: uuid.UUID | None = None
+    asset_id: uuid.UUID | None = None  # the policy (supply, property…) the case is about
 
 
 class CaseDeadlineSet(_Payload):
@@ -427,6 +431,8 @@ class CaseTypeChanged(_CatalogEntry):
     follow_up_kind: Literal["late_response", "disagreement", "solution_not_executed", "delay_enabling_service",
                             "delay_reconnecting_supply", "collections_management"] | None = None
     sla: SlaPolicy | None = None  # issue 10: targets, warnings, hold, calendar
+    churn_alert: bool = False  # R1.1 (issue 12)
+    preceded_by: str | None = None  # R1.4: a case of this type code must exist first for the same policy
 
 
 class ClosedDay(_Payload):
@@ -482,6 +488,7 @@ class SlaSettingsChanged(_Payload):
     ladder: list[EscalationLevel]
     quiet_hours: bool = True
     version: int
+    churn_alert_levels: int = 2  # R1.1: managers above the executive told (1: the unit head only)
 
 
 class EscalationKindChanged(_CatalogEntry):
@@ -591,6 +598,43 @@ class CasePriorityChanged(_Payload):
     at: datetime
     responsible_id: uuid.UUID | None = None
     area: str | None = None
+
+
+# -- retention (seed 001, issue 12) -----------------------------------------------------------
+RetentionOfferKind = Literal["withdraw_savings", "loan", "direct_payment", "premium_pause"]
+
+
+class RetentionOfferRecorded(_Payload):
+    """intake → reporting: R1.3 an offer made to keep the customer, on a retention request, and
+    whether the customer accepted it (None: not yet answered)."""
+
+    case_id: uuid.UUID
+    offer_id: uuid.UUID
+    kind: RetentionOfferKind
+    description: str | None
+    offered_at: datetime
+    accepted: bool | None
+    by: uuid.UUID | None
+    by_name: str | None
+    at: datetime
+
+
+class DesistanceRegistered(_Payload):
+    """intake → reporting (R1.5 commission report), all: R1.2 the customer desisted from the
+    surrender: the retention request ends as retained, with the signed letter attached."""
+
+    case_id: uuid.UUID
+    number: str
+    party_id: uuid.UUID | None
+    asset_id: uuid.UUID | None
+    policy_code: str | None
+    executive_id: uuid.UUID | None
+    executive_name: str | None
+    letter_attachment_id: uuid.UUID
+    offers_accepted: list[RetentionOfferKind]
+    by: uuid.UUID | None
+    by_name: str | None
+    at: datetime
 
 
 class CaseReclassified(_Payload):
@@ -804,6 +848,8 @@ EVENT_TYPES: dict[str, type[_Payload]] = {
 # come. A type joins EVENT_TYPES (and docs/architecture.md) in the commit that gives it a
 # publisher and a consumer, so nothing published lands in <ns>.unrouted.
 PLANNED_EVENT_TYPES: dict[str, type[_Payload]] = {
+    "case.retention_offer_recorded.v1": RetentionOfferRecorded,
+    "case.desistance_registered.v1": DesistanceRegistered,
 }
 
 
