@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from services.notifier.adapters.db import case_recipients, deliveries, user_directory
+from services.notifier.adapters.db import case_recipients, deliveries, inbox, user_directory
 from shared import clock
 from shared.contracts.envelope import Envelope
 from shared.messaging.bus import OutgoingMessage
@@ -82,6 +82,11 @@ async def delivery_count(s: System, event_id: uuid.UUID) -> int:
                                        .where(deliveries.c.event_id == event_id))).scalar_one())
 
 
+async def handled(s: System, event_id: uuid.UUID) -> bool:
+    async with s.rt["notifier"].db.read() as conn:
+        return (await conn.execute(select(inbox.c.event_id).where(inbox.c.event_id == event_id))).first() is not None
+
+
 # -- tests ----------------------------------------------------------------------------------------
 async def test_escalation_mails_each_email_recipient_once_in_spanish(s: System, smtp_sink: SmtpSink) -> None:
     case = await new_case(s)
@@ -90,6 +95,8 @@ async def test_escalation_mails_each_email_recipient_once_in_spanish(s: System, 
                            {"user_id": ejecutivo, "reason": "manager", "channels": ["in_app"]}])
     await publish(s, env)
     await wait_for(lambda: len(mails(smtp_sink, case["id"], "case_escalated")) >= 1, 20, "escalation e-mail")
+    # The e-mail leaves before the event is marked handled (two-phase): redeliver once it is.
+    await wait_for(lambda: handled(s, env.id), 20, "the event marked handled")
 
     before = s.rt["notifier"].processor.duplicates
     await publish(s, env)  # redelivered (same id): nothing more is sent

@@ -235,8 +235,8 @@ def test_clock_round_trips_through_storage_and_explains_itself() -> None:
 def test_r1_4_a_surrender_is_executable_after_ten_business_days() -> None:
     cal = calendar_for("CL", "America/Santiago")
     ef = executable_from(cal, datetime(2026, 12, 14, 10, tzinfo=SCL), 10)
-    # 15–18, 21–24, 28–29 Dec (25 Dec and the weekends skipped): from Wed 30 Dec at opening.
-    assert local(ef) == datetime(2026, 12, 30, 9, tzinfo=SCL)
+    # 15–18, 21–24, 28–29 Dec (25 Dec and the weekends skipped): the 10th is Tue 29 Dec, from its opening.
+    assert local(ef) == datetime(2026, 12, 29, 9, tzinfo=SCL)
 
 
 # -- escalation -------------------------------------------------------------------------------

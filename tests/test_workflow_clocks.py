@@ -308,13 +308,17 @@ async def test_r1_4_a_surrender_waits_ten_business_days_before_it_can_be_execute
 
     await wait_for(held, 30, "the hold shown on the case")
     shown = (await s.intake.get(f"/cases/{cid}", headers=h)).json()
-    # Mon 8 Mar + 10 business days = Mon 22 Mar; executable from the next opening, Tue 23 Mar.
-    assert _t(shown["executable_from"]).astimezone(SCL).date() == date(2027, 3, 23)
+    # Mon 8 Mar + 10 business days = Mon 22 Mar: executable on it, from its opening; not on Fri 19.
+    assert _t(shown["executable_from"]).astimezone(SCL) == datetime(2027, 3, 22, 9, tzinfo=SCL)
     agent = await s.auth("ejecutiva", tenant)
     r = await s.intake.post(f"/cases/{cid}/execute", json={"text": "Se procesa el rescate."}, headers=agent)
     assert r.status_code == 409, r.text
-    assert r.json()["type"].endswith("/on-hold") and "23-03-2027" in r.json()["detail"]
-    s.travel_to(datetime(2027, 3, 23, 9, 30, tzinfo=SCL))
+    assert r.json()["type"].endswith("/on-hold") and "22-03-2027" in r.json()["detail"]
+    s.travel_to(datetime(2027, 3, 19, 17, tzinfo=SCL))  # the day before the tenth: still refused
+    r = await s.intake.post(f"/cases/{cid}/execute", json={"text": "Se procesa el rescate."},
+                            headers=await s.auth("ejecutiva", tenant))
+    assert r.status_code == 409, r.text
+    s.travel_to(datetime(2027, 3, 22, 9, 30, tzinfo=SCL))
     r = await s.intake.post(f"/cases/{cid}/execute", json={"text": "Se procesa el rescate."},
                             headers=await s.auth("ejecutiva", tenant))
     assert r.status_code == 200, r.text

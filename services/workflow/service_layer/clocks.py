@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -41,7 +41,9 @@ from shared.timers import cancel, reschedule
 
 SOURCE = "atiende/workflow"
 TIMER = "sla.clock"
-MAX_STEPS_PER_FIRING = 64  # a clock far behind (e.g. after an outage) catches up in bounded work
+MAX_STEPS_PER_FIRING = 64
+CHURN_ALERT_MESSAGE = {"es": "El cliente pide el rescate de su póliza: gestione su retención.",
+                       "en": "The customer asks to surrender their policy: work on keeping them."}  # a clock far behind (e.g. after an outage) catches up in bounded work
 
 
 def timer_subject(case_id: uuid.UUID | str, kind: str) -> str:
@@ -114,10 +116,10 @@ def _resolution_base(cal: WorkCalendar, policy: dict[str, Any], start: datetime,
 
 
 def executable_from(cal: WorkCalendar, entered_at: datetime, business_days: int) -> datetime:
-    """R1.4: executable once ``business_days`` business days after entry have passed: from the
-    next working instant after the end of the N-th business day."""
-    last = cal.add_business_days(cal.local_date(entered_at), business_days)
-    return cal.next_working(cal.end_of_day(last).astimezone(UTC)).astimezone(UTC)
+    """R1.4: "waits 10 business days from its entry": executable on the N-th business day after
+    the entry day, from its opening (the day before it is still refused)."""
+    day = cal.add_business_days(cal.local_date(entered_at), business_days)
+    return cal.next_working(datetime.combine(day, time(0), cal.tz).astimezone(UTC)).astimezone(UTC)
 
 
 # -- loading and saving ------------------------------------------------------------------------
@@ -245,6 +247,15 @@ async def start_case_clocks(tx: Tx, env: Envelope, e: CaseCreated) -> None:
             case_id=e.case_id, case_version=row["case_version"], business_days=hold_days, executable_from=ef,
             executable_from_date=cal.local_date(ef)))
     await save(tx, ct, utcnow(), reason="started", settings=settings)
+    if e.case_type.churn_alert and e.party_executive_id is not None:
+        # R1.1: the churn alert goes out at once, e-mail and SMS: urgent, so it never waits for
+        # quiet hours. The executive's line comes from our people copy: wait until it has them all.
+        people = await copies.people_of(tx.conn, env.tenant)
+        told = escalation.churn_recipients(e.party_executive_id, people, settings.churn_alert_levels)
+        if unknown := [str(r.user_id) for r in told if r.user_id not in people]:
+            raise NotYet(f"user(s) {', '.join(unknown)} not known to workflow yet")
+        await tell(tx, ct, kind=escalation.CHURN_ALERT_KIND, recipients=told, message=CHURN_ALERT_MESSAGE[e.language],
+                   urgent=True, at=at)
 
 
 async def _record_deadline(tx: Tx, ct: CaseTime, e: CaseCreated, cal: WorkCalendar) -> None:
