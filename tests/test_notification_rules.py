@@ -32,8 +32,7 @@ def test_defaults_are_the_procedures() -> None:
     assert channels_for(none, "case.commented.v1", "responsible") == {"in_app"}  # R4.7
     assert channels_for(none, "task.created.v1", "cc") == {"email"}  # R2.4
     assert channels_for(none, "case.escalated.v1", "manager") == {"email", "sms", "in_app"}  # as the event says
-    assert channels_for(none, "case.retention_alert.v1", "unit_head") == {"email", "sms"}  # R1.1
-    assert not DEFAULTS[("case.retention_alert.v1", "unit_head")].published
+    assert "R1.1" in DEFAULTS[("case.escalated.v1", "event_recipients")].procedure  # churn alerts, by the event
     assert channels_for(none, "user.invited.v1", "user") == {"email", "sms", "in_app"}  # not governed
 
 

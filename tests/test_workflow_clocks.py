@@ -298,8 +298,16 @@ async def test_glpi_6902_reclassifying_retargets_and_keeps_the_time_already_paus
 async def test_r1_4_a_surrender_waits_ten_business_days_before_it_can_be_executed(rabbit_system: System) -> None:
     s, tenant = rabbit_system, "aseguradora-demo"
     s.travel_to(MONDAY_10)
-    case = await s.create_case(case_body(8, type="rescate", project="vida-individual",
-                                         responsible_email=demo("ejecutiva", tenant)), tenant=tenant)
+    admin = await s.auth("admin", tenant)
+    party = await s.intake.post("/parties", json={"kind": "person", "name": "Camila Rojas"}, headers=admin)
+    assert party.status_code == 201, party.text
+    policy = await s.intake.post("/assets", json={"kind": "policy", "code": "VI-2027-0001", "name": "Vida 1",
+                                                  "party_id": party.json()["id"]}, headers=admin)
+    assert policy.status_code == 201, policy.text
+    refs = {"party_id": party.json()["id"], "asset_id": policy.json()["id"]}
+    for i, type_ in ((80, "retencion-total"), (8, "rescate")):  # R1.4: the retention request comes first
+        case = await s.create_case(case_body(i, type=type_, project="vida-individual",
+                                             responsible_email=demo("ejecutiva", tenant), **refs), tenant=tenant)
     cid = case["id"]
     h = await s.auth("admin", tenant)
 

@@ -19,6 +19,7 @@ from shared.contracts.events import (
     CaseOverdue,
     CaseSlaChanged,
     NotificationFailed,
+    NotificationSent,
 )
 from shared.db import Tx, utcnow
 from shared.messaging.bus import NotYet
@@ -128,7 +129,25 @@ async def on_notification_failed(tx: Tx, env: Envelope) -> None:
         "error_code": e.error_code, "error": e.error, "failed_at": e.at.isoformat()})
 
 
+async def on_notification_sent(tx: Tx, env: Envelope) -> None:
+    """R1.1 (issue 12): each escalation sent about the case (e-mail, SMS: the churn alerts among
+    them) is a line in its history, once per delivery (a re-send of the same delivery adds none)."""
+    e = NotificationSent.model_validate(env.data)
+    if e.case_id is None or e.template != "case_escalated":
+        return
+    case = await _lock_case(tx, e.case_id)
+    h = case_history.c
+    earlier = (await tx.conn.execute(select(h.data).where(h.case_id == e.case_id,
+                                                          h.kind == "notification_sent"))).scalars()
+    if any((d or {}).get("delivery_id") == str(e.delivery_id) for d in earlier):
+        return
+    await _history(tx, case, "notification_sent", {
+        "delivery_id": str(e.delivery_id), "channel": e.channel, "template": e.template,
+        "recipient_role": e.recipient_role, "sent_at": e.sent_at.isoformat()})
+
+
 HANDLERS: dict[str, Any] = {"case.deadline_set.v1": on_deadline_set, "case.overdue.v1": on_overdue,
                             "case.sla_changed.v1": on_sla_changed, "case.hold_set.v1": on_hold_set,
                             "alert.raised.v1": on_alert_raised, "alert.ended.v1": on_alert_ended,
-                            "notification.failed.v1": on_notification_failed}
+                            "notification.failed.v1": on_notification_failed,
+                            "notification.sent.v1": on_notification_sent}

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from services.intake.adapters import account_queries
 from services.intake.adapters import catalog_tables as catalog_store
 from services.intake.adapters.credentials import hash_password
 from services.intake.adapters.db import case_types, tenants, users
@@ -33,6 +34,17 @@ DEMO_USERS: list[tuple[str, str, list[str], int | None]] = [
 
 def demo_email(local: str, tenant: str) -> str:
     return f"{local}@{tenant}.atiende.cl"
+
+
+# R1.1: the insurer's commercial line, top down (each one's manager is the one before): the
+# management, the unit head, and the customers' executive (a user of DEMO_USERS), with mobiles
+# for the churn alerts' SMS. (local part, name, roles, mobile); the executive's row only sets
+# her manager and mobile.
+COMMERCIAL_LINES: dict[str, list[tuple[str, str, list[str], str]]] = {
+    "aseguradora-demo": [("gerencia.comercial", "Gerencia Comercial Demo", ["supervisor"], "+56911110003"),
+                         ("jefe.comercial", "Jefatura de Unidad Comercial Demo", ["supervisor"], "+56911110002"),
+                         ("ejecutiva", "Ejecutiva Demo", ["executor"], "+56911110001")],
+}
 
 DEMO_TENANTS: list[dict[str, Any]] = [
     {"slug": "aseguradora-demo", "name": "Aseguradora Demo (seguros de vida)", "country": "CL",
@@ -88,8 +100,37 @@ async def load_tenants(db: Database, data: list[dict[str, Any]]) -> int:
                         "projects": [t["projects"][project]] if project is not None else []},
                         password_hash=demo_hash)
                     added += 1
+            added += await load_commercial_line(tx, tenant, demo_hash)
             added += await load_catalog(tx, t["slug"])
     return added
+
+
+async def load_commercial_line(tx: Tx, tenant: Any, password_hash: str) -> int:
+    """R1.1: the tenant's commercial line (``COMMERCIAL_LINES``), when its unit head is missing:
+    the users above the executive are created with their managers, and the executive gets the
+    unit head as manager and a mobile. Returns how many rows were added."""
+    line = COMMERCIAL_LINES.get(tenant.slug, [])
+    if len(line) < 2 or await _demo_user(tx, tenant.slug, line[1][0]) is not None:
+        return 0
+    added, manager = 0, None
+    for local, name, roles, mobile in line:
+        row = await _demo_user(tx, tenant.slug, local)
+        if row is None:
+            row = await accounts.create_user(tx, tenant, {
+                "email": demo_email(local, tenant.slug), "name": name, "roles": roles, "mobile": mobile,
+                "manager_id": manager}, password_hash=password_hash)
+            added += 1
+        elif manager is not None and row.manager_id is None:
+            row = await account_queries.update_user(tx.conn, row.id, {"manager_id": manager, "mobile": mobile,
+                                                                     "updated_at": utcnow()})
+            await accounts.emit_profile(tx, row, tenant.language)
+        manager = row.id
+    return added
+
+
+async def _demo_user(tx: Tx, tenant: str, local: str) -> Any:
+    return (await tx.conn.execute(select(users).where(users.c.tenant == tenant,
+                                                      users.c.email == demo_email(local, tenant)))).first()
 
 
 # -- the demo catalog ("mantenedores"): channels, projects, areas, categories, calendar, and the
@@ -109,6 +150,8 @@ ESCALATION_KINDS = [
     ("priority_raised", "Prioridad elevada", "Priority raised"),
     ("triage_supervisor", "Escalamiento al supervisor", "Escalated to the supervisor"),
 ]
+# R1.1: only where a case type sends churn alerts (DEMO_CATALOG's "escalation_kinds").
+CHURN_ALERT_KIND = ("churn_alert", "Alerta de fuga (retención de póliza)", "Churn alert (policy retention)")
 SLA_SETTINGS: dict[str, Any] = {
     "warning_percents": [50, 75], "quiet_hours": True, "ladder": [
         EscalationLevel(level=1, after=DeadlineRule(unit="business_hours", amount=0), to="manager_chain", steps_up=1,
@@ -125,11 +168,12 @@ SLA_SETTINGS: dict[str, Any] = {
 DEMO_CATALOG: dict[str, dict[str, Any]] = {
     "aseguradora-demo": {
         "channels": [*_CHANNELS, ("ejecutivo-comercial", "Ejecutivo comercial", "Commercial executive")],
+        "escalation_kinds": [CHURN_ALERT_KIND],
         "projects": {"vida-individual": ("Vida individual", "Individual life"),
                      "colectivos": ("Seguros colectivos", "Group insurance")},
         "areas": [("servicio-cliente", "Servicio al Cliente", "Customer Service", "supervisora"),
                   ("operaciones", "Operaciones", "Operations", "gerencia.tecnica"),
-                  ("comercial", "Comercial", "Sales", None)],
+                  ("comercial", "Comercial", "Sales", "jefe.comercial")],
         "categories": [("siniestros", "Siniestros", "Claims"), ("siniestros/vida", "Vida", "Life"),
                        ("siniestros/vida/revision", "Revisión de siniestro", "Claim review"),
                        ("polizas", "Pólizas", "Policies"), ("polizas/retencion", "Retención", "Retention"),
@@ -142,10 +186,11 @@ DEMO_CATALOG: dict[str, dict[str, Any]] = {
                                               "document_class": "request"}},
             # R1.1 alerts; R1.2: a successful desistance needs the signed letter attached.
             "retencion-total": {"pinned": {"category": "polizas/retencion/retencion-total", "area": "comercial"},
-                                "requires_attachments_to_finish": True},
+                                "requires_attachments_to_finish": True, "churn_alert": True},
             # R1.4: 10 business days before Operations may execute it; individual life policies only.
             "rescate": {"pinned": {"category": "polizas/rescate/rescate-total", "area": "operaciones"},
-                        "projects": ["vida-individual"], "sla": {"hold_business_days": 10}},
+                        "projects": ["vida-individual"], "sla": {"hold_business_days": 10},
+                        "preceded_by": "retencion-total"},  # R1.4: refused without a retention request first
         },
         "more_types": [],
     },
@@ -266,7 +311,8 @@ def demo_case_type(tenant: str, code: str, name_es: str, name_en: str, days: int
             "is_follow_up": r.get("is_follow_up", False), "follow_up_kind": r.get("follow_up_kind"),
             "requires_interaction": r.get("requires_interaction", False),
             "requires_attachments_to_finish": r.get("requires_attachments_to_finish", False),
-            "required_fields": r.get("required_fields", []), "projects": r.get("projects"), "sla": r.get("sla")}
+            "required_fields": r.get("required_fields", []), "projects": r.get("projects"), "sla": r.get("sla"),
+            "churn_alert": r.get("churn_alert", False), "preceded_by": r.get("preceded_by")}
 
 
 async def load_catalog(tx: Tx, tenant: str) -> int:
@@ -279,7 +325,8 @@ async def load_catalog(tx: Tx, tenant: str) -> int:
     heads = {r.email.split("@")[0]: r.id for r in await tx.conn.execute(
         select(users.c.id, users.c.email).where(users.c.tenant == tenant))}
     entries = [("channel", code, {"name_es": es, "name_en": en}) for code, es, en in cat["channels"]]
-    entries += [("escalation_kind", code, {"name_es": es, "name_en": en}) for code, es, en in ESCALATION_KINDS]
+    entries += [("escalation_kind", code, {"name_es": es, "name_en": en})
+                for code, es, en in [*ESCALATION_KINDS, *cat.get("escalation_kinds", [])]]
     lines = cat.get("business_lines", {})
     entries += [("project", code, {"name_es": es, "name_en": en, "business_line": lines.get(code)})
                 for code, (es, en) in cat["projects"].items()]

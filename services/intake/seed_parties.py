@@ -31,7 +31,8 @@ def demo_id(tenant: str, what: str, key: str) -> uuid.UUID:
 
 
 # Per tenant: parties (key, kind, name, national id, email, phone, extra) and their contacts and
-# assets. ``extra``: internal, restricted_to (demo user local parts), address, details.
+# assets. ``extra``: internal, restricted_to (demo user local parts), address, details, executive
+# (R1.1: the demo user local part of the customer's commercial executive).
 DEMO_PARTIES: dict[str, list[dict[str, Any]]] = {
     "aseguradora-demo": [
         {"key": "hector", "kind": "person", "name": "Héctor Contreras Muñoz", "national_id": "10.359.182-1",
@@ -40,9 +41,13 @@ DEMO_PARTIES: dict[str, list[dict[str, Any]]] = {
                      {"plan": "Protección", "start_date": "2019-04-01", "premium_uf": 1.85, "payment": "PAC"}),
                     ("product", "APV-AHORRO-01", "Ahorro previsional voluntario (APV)",
                      {"category": "Ahorro", "regime": "A"})]},
+        # R1.1 (issue 12): the customer of the retention walk-through, with her commercial executive
+        # ("ejecutiva": her unit head is jefe.comercial, and above, gerencia.comercial).
         {"key": "carolina", "kind": "person", "name": "Carolina Fuentes Rojas", "national_id": "12.345.678-5",
-         "email": "carolina.fuentes@example.cl", "phone": "+56987654321",
-         "assets": [("policy", "POL-VI-2021-010233", "Seguro de vida con ahorro",
+         "email": "carolina.fuentes@example.cl", "phone": "+56987654321", "executive": "ejecutiva",
+         "assets": [("policy", "POL-0001", "Seguro de vida individual con ahorro (SVI)",
+                     {"plan": "SVI Ahorro", "start_date": "2020-03-02", "premium_uf": 1.2, "payment": "PAC"}),
+                    ("policy", "POL-VI-2021-010233", "Seguro de vida con ahorro",
                      {"plan": "Vida Ahorro", "start_date": "2021-09-15", "premium_uf": 2.4, "payment": "PAT"})]},
         {"key": "constructora", "kind": "company", "name": "Constructora Andes SpA", "national_id": "76.086.428-5",
          "email": "rrhh@constructora-andes.example.cl", "phone": "+56223456789",
@@ -145,6 +150,7 @@ async def load_parties(db: Database, data: dict[str, list[dict[str, Any]]] | Non
                     if taken:  # someone registered that person already: leave theirs alone
                         continue
                     restricted_to = item.get("restricted_to")
+                    executive = await _user_ids(uow, tenant, [item["executive"]]) if item.get("executive") else []
                     now = utcnow()
                     await store_party(uow, {
                         "id": pid, "tenant": tenant, "kind": item["kind"], "internal": bool(item.get("internal")),
@@ -152,7 +158,8 @@ async def load_parties(db: Database, data: dict[str, list[dict[str, Any]]] | Non
                         "national_id": nid.value if nid else None, "national_id_key": nid.key if nid else None,
                         "email": item.get("email"), "phone": item.get("phone"), "address": item.get("address"),
                         "notes": None, "details": item.get("details", {}), "restricted": bool(restricted_to),
-                        "active": True, "source": "seed", "created_by": None, "created_at": now, "updated_at": now},
+                        "active": True, "source": "seed", "created_by": None, "created_at": now, "updated_at": now,
+                        "executive_id": executive[0] if executive else None},
                         await _user_ids(uow, tenant, restricted_to) if restricted_to else [])
                     added += 1
                     for name, position, decides, email, phone in item.get("contacts", []):

@@ -181,10 +181,12 @@ def requested_mails(case: Any, to: list[str], cc: list[str], subject: str, body:
 KIND_LABELS: dict[str, dict[str, str]] = {
     "es": {"case_overdue": "Solicitud vencida", "first_response_overdue": "Primera respuesta vencida",
            "commitment_passed": "Compromiso interno vencido", "task_overdue": "Tarea vencida",
-           "priority_raised": "Prioridad elevada", "triage_supervisor": "Derivada a supervisión"},
+           "priority_raised": "Prioridad elevada", "triage_supervisor": "Derivada a supervisión",
+           "churn_alert": "Alerta de fuga"},
     "en": {"case_overdue": "Request overdue", "first_response_overdue": "First response overdue",
            "commitment_passed": "Internal commitment passed", "task_overdue": "Task overdue",
-           "priority_raised": "Priority raised", "triage_supervisor": "Referred to a supervisor"},
+           "priority_raised": "Priority raised", "triage_supervisor": "Referred to a supervisor",
+           "churn_alert": "Churn alert"},
 }
 REASON_LABELS: dict[str, dict[str, str]] = {
     "es": {"responsible": "usted es el responsable de la solicitud",

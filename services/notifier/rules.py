@@ -56,14 +56,10 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     _r("case.finished.v1", "responsible", ("email", "in_app"), "R4.6, R4.7"),
     _r("task.created.v1", "responsible", ("email",), "R2.4"),
     _r("task.created.v1", "cc", ("email",), "R2.4"),
-    _r("case.escalated.v1", EVENT_RECIPIENTS, CHANNELS, "R0.4, escalation ladder"),
+    # R1.1's churn alerts travel as case.escalated.v1 (kind churn_alert): workflow names the
+    # executive and the line above, by e-mail AND SMS, as the tenant configured the levels.
+    _r("case.escalated.v1", EVENT_RECIPIENTS, CHANNELS, "R0.4, escalation ladder, R1.1 churn alerts"),
     _r("case.sla_warning.v1", EVENT_RECIPIENTS, CHANNELS, "SLA clocks"),
-    # R1.1: the churn ("fuga") alerts of a "Retención Total (sólo alertas)" request, by e-mail AND
-    # SMS to the customer's commercial executive, the commercial unit's head and the line above.
-    # No service publishes this event yet: the rule is here so that tenants can see and set it.
-    _r("case.retention_alert.v1", "commercial_executive", ("email", "sms"), "R1.1", published=False),
-    _r("case.retention_alert.v1", "unit_head", ("email", "sms"), "R1.1", published=False),
-    _r("case.retention_alert.v1", "management_line", ("email", "sms"), "R1.1", published=False),
 )
 DEFAULTS: dict[tuple[str, str], Rule] = {(r.event_type, r.recipient_role): r for r in DEFAULT_RULES}
 EVENT_TYPES: tuple[str, ...] = tuple(dict.fromkeys(r.event_type for r in DEFAULT_RULES))

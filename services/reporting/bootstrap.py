@@ -6,12 +6,14 @@ from pathlib import Path
 
 from services.reporting.adapters.db import inbox, outbox, progress, sessions
 from services.reporting.api import router
+from services.reporting.api_retention import router as retention_router
 from services.reporting.handlers import HANDLERS
 from shared.messaging.bus import Bus
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+router.include_router(retention_router)  # R1.5 commission report
 
 
 def build(settings: Settings, bus: Bus | None = None) -> ServiceRuntime:

@@ -6,8 +6,9 @@ from typing import Any
 
 from sqlalchemy import update
 
+from services.reporting import domain
 from services.reporting.adapters.catalog_labels import catalog_labels
-from services.reporting.adapters.db import asset_facts, case_facts, party_facts
+from services.reporting.adapters.db import asset_facts, case_facts, party_facts, retention_offers, retentions
 from services.reporting.adapters.event_log import event_log
 from services.reporting.adapters.priority_tables import priority_changes
 from shared.contracts.envelope import Envelope
@@ -18,8 +19,10 @@ from shared.contracts.events import (
     CaseOverdue,
     CasePriorityChanged,
     CaseTransition,
+    DesistanceRegistered,
     NotificationSent,
     PartyUpserted,
+    RetentionOfferRecorded,
     parse_data,
 )
 from shared.db import Tx, insert_ignoring_duplicates
@@ -92,6 +95,26 @@ async def on_priority_changed(tx: Tx, env: Envelope) -> None:
         "reason_text": e.reason_text})
 
 
+async def on_retention_offer_recorded(tx: Tx, env: Envelope) -> None:
+    """R1.3 → R1.5: the offers made on a retention request; a later event of the same offer (the
+    customer's answer) updates it, an older one arriving late does not."""
+    e = RetentionOfferRecorded.model_validate(env.data)
+    await _upsert_copy(tx, retention_offers, "offer_id", {
+        "offer_id": e.offer_id, "tenant": env.tenant, "case_id": e.case_id, "kind": e.kind,
+        "accepted": e.accepted, "offered_at": e.offered_at, "updated_at": e.at})
+
+
+async def on_desistance_registered(tx: Tx, env: Envelope) -> None:
+    """R1.5: a successful retention, for the commission report of its executive and month (the
+    first registration counts; a repeated event changes nothing)."""
+    e = DesistanceRegistered.model_validate(env.data)
+    await insert_ignoring_duplicates(tx.conn, retentions, {
+        "case_id": e.case_id, "tenant": env.tenant, "number": e.number, "executive_id": e.executive_id,
+        "executive_name": e.executive_name, "party_id": e.party_id, "asset_id": e.asset_id,
+        "policy_code": e.policy_code, "offers_accepted": list(e.offers_accepted), "retained_at": e.at,
+        "period": domain.period_of(e.at)})
+
+
 CATALOG_KINDS = {"catalog.channel_changed.v1": "channel", "catalog.area_changed.v1": "area",
                  "catalog.project_changed.v1": "project", "catalog.category_changed.v1": "category",
                  "catalog.case_type_changed.v1": "case_type", "catalog.escalation_kind_changed.v1": "escalation_kind"}
@@ -130,4 +153,6 @@ HANDLERS = {**{t: on_logged for t in LOGGED},
             **{t: on_transition for t in TRANSITIONS}, "case.priority_changed.v1": on_priority_changed,
             "case.created.v1": on_case_created, "case.deadline_set.v1": on_deadline_set,
             "case.overdue.v1": on_overdue, "notification.sent.v1": on_notification_sent,
-            "party.upserted.v1": on_party_upserted, "asset.upserted.v1": on_asset_upserted}
+            "party.upserted.v1": on_party_upserted, "asset.upserted.v1": on_asset_upserted,
+            "case.retention_offer_recorded.v1": on_retention_offer_recorded,
+            "case.desistance_registered.v1": on_desistance_registered}

@@ -841,16 +841,16 @@ EVENT_TYPES: dict[str, type[_Payload]] = {
     "alert.ended.v1": AlertEnded,
     "catalog.sla_settings_changed.v1": SlaSettingsChanged,
     "catalog.escalation_kind_changed.v1": EscalationKindChanged,
+    # retention (issue 12, R1.2, R1.3)
+    "case.retention_offer_recorded.v1": RetentionOfferRecorded,
+    "case.desistance_registered.v1": DesistanceRegistered,
 }
 
 
 # Contracts agreed for issue 11 (reaching people) whose publishers and consumers are still to
 # come. A type joins EVENT_TYPES (and docs/architecture.md) in the commit that gives it a
 # publisher and a consumer, so nothing published lands in <ns>.unrouted.
-PLANNED_EVENT_TYPES: dict[str, type[_Payload]] = {
-    "case.retention_offer_recorded.v1": RetentionOfferRecorded,
-    "case.desistance_registered.v1": DesistanceRegistered,
-}
+PLANNED_EVENT_TYPES: dict[str, type[_Payload]] = {}
 
 
 def parse_data(event_type: str, data: dict[str, Any]) -> _Payload:

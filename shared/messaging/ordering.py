@@ -42,6 +42,7 @@ CASE_EVENTS: frozenset[str] = frozenset({
     "case.created.v1", "case.executed.v1", "case.paused.v1", "case.resumed.v1", "case.finished.v1",
     "case.reopened.v1", "case.commented.v1", "case.mail_requested.v1", "case.priority_changed.v1",
     "case.assigned.v1", "case.reclassified.v1", "case.triage_escalated.v1",
+    "case.retention_offer_recorded.v1", "case.desistance_registered.v1",
 })
 
 

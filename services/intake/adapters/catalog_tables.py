@@ -64,6 +64,13 @@ escalation_kinds = _entry_table("escalation_kinds")  # R4.9: what users subscrib
 # only the deadline with the tenant's settings. ``case_types`` is declared in db.py.
 if "sla" not in case_types.c:
     case_types.append_column(Column("sla", JsonType, nullable=True))
+# R1.4 (intake_0012_surrender_rules): a type code whose case must exist first on the same policy.
+if "preceded_by" not in case_types.c:
+    case_types.append_column(Column("preceded_by", String(60), nullable=True))
+# R1.1 (intake_0011_party_executive): creating one sends churn alerts to the customer's executive
+# and the line above.
+if "churn_alert" not in case_types.c:
+    case_types.append_column(Column("churn_alert", Boolean, nullable=False, default=False))
 
 categories = Table(
     "categories", metadata,
@@ -113,7 +120,10 @@ sla_settings = Table(
     Column("ladder", JsonType, nullable=False),  # [EscalationLevel as JSON]
     Column("quiet_hours", Boolean, nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
+    # R1.1: managers above the executive the churn alerts reach (intake_0011; None: the default, 2).
+    Column("churn_alert_levels", Integer, nullable=True),
 )
+DEFAULT_CHURN_ALERT_LEVELS = 2
 
 ENTRY_TABLES = {"channel": channels, "area": areas, "project": projects, "escalation_kind": escalation_kinds}
 _ENTRY_EVENTS: dict[str, type[BaseModel]] = {"channel": ChannelChanged, "area": AreaChanged, "project": ProjectChanged,
@@ -258,7 +268,8 @@ def case_type_event(row: Any) -> CaseTypeChanged:
         requires_attachments_to_finish=row.requires_attachments_to_finish,
         required_fields=list(row.required_fields or []), projects=row.projects,
         requires_interaction=bool(row.requires_interaction), follow_up_kind=row.follow_up_kind,
-        sla=SlaPolicy.model_validate(row.sla) if row.sla else None)
+        sla=SlaPolicy.model_validate(row.sla) if row.sla else None, churn_alert=bool(row.churn_alert),
+        preceded_by=row.preceded_by)
 
 
 async def save_case_type(tx: Tx, tenant: str, code: str, values: dict[str, Any], *, create: bool) -> Row[Any]:
@@ -398,16 +409,17 @@ async def get_sla_settings(conn: AsyncConnection, tenant: str, *, lock: bool = F
 
 
 async def save_sla_settings(tx: Tx, tenant: str, *, warning_percents: list[int], ladder: list[EscalationLevel],
-                            quiet_hours: bool) -> Row[Any]:
+                            quiet_hours: bool, churn_alert_levels: int = DEFAULT_CHURN_ALERT_LEVELS) -> Row[Any]:
     """Replace the tenant's SLA settings (values already checked), bump their version and emit
     catalog.sla_settings_changed.v1."""
     values = {"warning_percents": list(warning_percents), "ladder": [lv.model_dump(mode="json") for lv in ladder],
-              "quiet_hours": quiet_hours, "updated_at": utcnow()}
+              "quiet_hours": quiet_hours, "churn_alert_levels": churn_alert_levels, "updated_at": utcnow()}
     if not await insert_ignoring_duplicates(tx.conn, sla_settings, {"tenant": tenant, "version": 1, **values}):
         await tx.conn.execute(update(sla_settings).where(sla_settings.c.tenant == tenant)
                               .values(version=sla_settings.c.version + 1, **values))
     row = await get_sla_settings(tx.conn, tenant)
     assert row is not None
     await _emit(tx, tenant, "catalog.sla_settings_changed.v1", tenant, SlaSettingsChanged(
-        warning_percents=list(warning_percents), ladder=ladder, quiet_hours=quiet_hours, version=row.version))
+        warning_percents=list(warning_percents), ladder=ladder, quiet_hours=quiet_hours, version=row.version,
+        churn_alert_levels=churn_alert_levels))
     return row

@@ -66,7 +66,10 @@ parties = Table(
     Column("created_by", Uuid(), nullable=True),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
+    # R1.1: the commercial executive assigned to the customer (a user of the tenant; intake_0011).
+    Column("executive_id", Uuid(), nullable=True),
 )
+Index("parties_executive", parties.c.executive_id)
 Index("parties_tenant_name", parties.c.tenant, parties.c.search_name, parties.c.id)
 Index("parties_tenant_national_id", parties.c.tenant, parties.c.national_id_key, unique=True)
 Index("parties_tenant_email", parties.c.tenant, parties.c.email)

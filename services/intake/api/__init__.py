@@ -15,6 +15,7 @@ from services.intake.api import (
     inbox,
     interactions,
     parties,
+    retention,
     tasks,
     tenants,
     users,
@@ -22,5 +23,5 @@ from services.intake.api import (
 
 router = APIRouter()
 for module in (auth, tenants, users, api_keys, catalog, cases, case_actions, parties, assets,
-               interactions, tasks, attachments, followups, inbox, alerts):
+               interactions, tasks, attachments, followups, inbox, alerts, retention):
     router.include_router(module.router)

@@ -1,5 +1,5 @@
-"""What agents do on a case (R4.6, R0.2–R0.5): execute, comment, send mail, pause/resume,
-finish, reopen, change priority, reassign, and read the history.
+"""What agents do on a case (R4.6, R0.2–R0.5, R1.4): execute, comment, send mail, pause/resume,
+finish, reopen, revert (during its hold), change priority, reassign, and read the history.
 
 Each route calls one use case of ``service_layer/cases.py``: one transaction that locks the case
 row, checks R4.4 and the lifecycle on it, appends to the case's history and writes the event to
@@ -39,6 +39,12 @@ class FinishIn(InputModel):
         "outcome": "success", "comment": "Copia de la escritura enviada al cliente."}})
     outcome: Literal["success", "failure"]
     comment: Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)] = ""
+
+
+class RevertIn(InputModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {
+        "reason": "El cliente desistió del rescate tras la oferta de préstamo."}})
+    reason: Text
 
 
 class MailIn(InputModel):
@@ -104,6 +110,10 @@ class ActionResult(BaseModel):
     allowed_actions: list[str]
 
 
+class RevertedResult(ActionResult):
+    outcome: Literal["reverted"] = "reverted"
+
+
 def _result(row: Any) -> ActionResult:
     return ActionResult(id=row.id, status=row.status, priority=row.priority,
                         allowed_actions=[a.value for a in lifecycle.allowed_actions(lifecycle.Status(row.status))])
@@ -146,6 +156,17 @@ async def finish(case_id: uuid.UUID, body: FinishIn, request: Request, p: Curren
 async def reopen(case_id: uuid.UUID, body: TextIn, request: Request, p: CurrentPrincipal) -> ActionResult:
     """Admins and supervisors reopen a finished case, with a reason."""
     return _result(await cases.transition(runtime_of(request).db, p, case_id, lifecycle.Action.REOPEN, body.text))
+
+
+@router.post("/revert", response_model=RevertedResult, responses=_REFUSALS)
+async def revert(case_id: uuid.UUID, body: RevertIn, request: Request, p: CurrentPrincipal) -> RevertedResult:
+    """R1.4: while the case is on hold (before ``executable_from``), its responsible (the
+    commercial executive), a supervisor or an admin reverts it, with a reason: it ends as
+    finished_failure, outcome "reverted" (history ``reverted``; case.finished.v1 is published, so
+    clocks stop and the contact and responsible are mailed as for a finish). After the window:
+    409 "hold-over" naming the date; a case without a hold: 409 "no-hold"."""
+    row = await cases.revert(runtime_of(request).db, p, case_id, body.reason)
+    return RevertedResult(**_result(row).model_dump())
 
 
 @router.post("/comments", status_code=201, response_class=Response,

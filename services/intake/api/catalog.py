@@ -288,6 +288,13 @@ FOLLOW_UP_KIND_DOC = ("R3.1/R3.5: the follow-up kind triage reads (only when is_
                       + ", ".join(rules.FOLLOW_UP_KINDS))
 
 
+CHURN_ALERT_DOC = ("R1.1: creating one sends churn alerts by e-mail and SMS to the customer's commercial "
+                   "executive and the managers above (the tenant's churn_alert_levels)")
+
+
+PRECEDED_BY_DOC = "R1.4: a case type code of the tenant whose case must exist first for the same policy (asset)"
+
+
 class CaseTypeIn(InputModel):
     model_config = ConfigDict(json_schema_extra={"example": {
         "code": "gestion-cobranza", "name_es": "Gestión de cobranza", "name_en": "Collections management",
@@ -313,6 +320,8 @@ class CaseTypeIn(InputModel):
     projects: list[Code] | None = Field(default=None, min_length=1,
                                         description="Projects where the type exists; null: all (R4.2)")
     sla: SlaIn | None = Field(default=None, description="Issue 10: targets, warnings, hold, calendar")
+    churn_alert: bool = Field(default=False, description=CHURN_ALERT_DOC)
+    preceded_by: Code | None = Field(default=None, description=PRECEDED_BY_DOC)
     active: bool = True
 
 
@@ -332,10 +341,13 @@ class CaseTypePatch(InputModel):
     required_fields: list[RequiredField] | None = None
     projects: list[Code] | None = Field(default=None, min_length=1, description="null: every project")
     sla: SlaIn | None = Field(default=None, description="Replaced as a whole; null: only the deadline")
+    churn_alert: bool | None = Field(default=None, description=CHURN_ALERT_DOC)
+    preceded_by: Code | None = Field(default=None, description=PRECEDED_BY_DOC + "; null: none")
     active: bool | None = None
 
     _no_null = refuse_null("name_es", "name_en", "deadline", "pinned", "is_follow_up",
-                           "requires_attachments_to_finish", "requires_interaction", "required_fields", "active")
+                           "requires_attachments_to_finish", "requires_interaction", "required_fields", "active",
+                           "churn_alert")
 
 
 class DeadlineOut(BaseModel):
@@ -368,6 +380,8 @@ class CaseTypeOut(BaseModel):
     required_fields: list[str]
     projects: list[str] | None
     sla: SlaPolicy | None = None
+    churn_alert: bool = False
+    preceded_by: str | None = None
 
 
 def case_type_out(r: Any) -> CaseTypeOut:
@@ -379,7 +393,8 @@ def case_type_out(r: Any) -> CaseTypeOut:
                        requires_attachments_to_finish=r.requires_attachments_to_finish,
                        requires_interaction=bool(r.requires_interaction),
                        required_fields=list(r.required_fields or []), projects=r.projects,
-                       sla=SlaPolicy.model_validate(r.sla) if r.sla else None)
+                       sla=SlaPolicy.model_validate(r.sla) if r.sla else None, churn_alert=bool(r.churn_alert),
+                       preceded_by=r.preceded_by)
 
 
 @router.get("/catalog/case-types", response_model=list[CaseTypeOut], responses=LIST)
@@ -627,6 +642,8 @@ class SlaSettingsIn(InputModel):
     warning_percents: list[int] = Field(max_length=10, description="Percent of a target's business time, ascending")
     ladder: list[LevelIn] = Field(default_factory=list, max_length=10, description="Levels 1..n after the breach")
     quiet_hours: bool = Field(default=True, description="E-mail/SMS of non-urgent escalations wait for working time")
+    churn_alert_levels: int = Field(default=2, ge=1, le=5, description=(
+        "R1.1: how many managers above the customer's executive the churn alerts reach (1: the unit head)"))
 
 
 class SlaSettingsOut(BaseModel):
@@ -635,6 +652,7 @@ class SlaSettingsOut(BaseModel):
     quiet_hours: bool
     version: int | None  # None: never set (the defaults)
     updated_at: datetime | None
+    churn_alert_levels: int = 2
 
 
 @router.get("/catalog/sla-settings", response_model=SlaSettingsOut, responses=LIST)
@@ -647,5 +665,6 @@ async def put_sla_settings(body: SlaSettingsIn, p: AdminPrincipal, db: Db, cache
     """Replace the tenant's warning thresholds, escalation ladder and quiet hours (admin).
     Emits catalog.sla_settings_changed.v1."""
     out = await catalog.put_sla_settings(db, cache, p, warning_percents=body.warning_percents,
-                                         ladder=[lv.model_dump() for lv in body.ladder], quiet_hours=body.quiet_hours)
+                                         ladder=[lv.model_dump() for lv in body.ladder], quiet_hours=body.quiet_hours,
+                                         churn_alert_levels=body.churn_alert_levels)
     return SlaSettingsOut.model_validate(out, from_attributes=True)

@@ -57,6 +57,7 @@ class PartyOut(BaseModel):
     created_by: uuid.UUID | None
     created_at: datetime
     updated_at: datetime
+    executive_id: uuid.UUID | None = None  # R1.1: the customer's commercial executive
 
 
 class PartyDetail(PartyOut):
@@ -101,7 +102,8 @@ def party_out(v: uc.PartyView) -> PartyOut:
     return PartyOut(id=r.id, kind=r.kind, internal=r.internal, name=r.name, national_id=r.national_id,
                     email=r.email, phone=r.phone, address=r.address, notes=r.notes, details=r.details,
                     restricted=r.restricted, shared_with=v.shares if r.restricted else [], active=r.active,
-                    source=r.source, created_by=r.created_by, created_at=r.created_at, updated_at=r.updated_at)
+                    source=r.source, created_by=r.created_by, created_at=r.created_at, updated_at=r.updated_at,
+                    executive_id=r.executive_id)
 
 
 def party_detail(v: uc.PartyView) -> PartyDetail:

@@ -21,7 +21,7 @@ from shared.problems import refuse_null
 router = APIRouter(prefix="/users", tags=["users"])
 
 Code = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z0-9][a-z0-9._-]{0,59}$")]
-RoleName = Literal["admin", "supervisor", "executor", "viewer", "technical_manager"]
+RoleName = Literal["admin", "supervisor", "executor", "viewer", "technical_manager", "operations"]  # operations: R1.4
 
 
 class UserIn(InputModel):

@@ -5,7 +5,15 @@ cases in the projects of their profile, sees every case, acts only on cases wher
 responsible, and on the others may only send mail, comment and read the history. Roles the
 procedures imply beside those: supervisor (the "jefe" who reopens and escalates: acts on every
 case, administers nothing), viewer (reads), technical manager (an executor who also approves
-work orders, R2.5). API keys act for integrations: they create and read cases."""
+work orders, R2.5). API keys act for integrations: they create and read cases.
+
+R1.4 (the insurer's surrender): the commercial executive is the case's responsible (an executor:
+acts on their own case, and reverts it while it is on hold); the unit head is a supervisor (acts
+on every case, reverts too); Operations (role ``operations``) executes and finishes the cases of
+a hold type (``hold_type``: the type's SLA policy has ``hold_business_days``) whoever their
+responsible is, and on any other case only reads, comments and sends mail. Operations creates no
+cases. The responsible keeps R4.4's rights on their own case (executing included); the hold
+itself (intake refuses executing before ``executable_from``) is what makes the wait."""
 
 from __future__ import annotations
 
@@ -20,6 +28,7 @@ class Role(StrEnum):
     EXECUTOR = "executor"
     VIEWER = "viewer"
     TECHNICAL_MANAGER = "technical_manager"
+    OPERATIONS = "operations"  # R1.4: executes the cases of hold types (surrenders)
     INTEGRATION = "integration"  # API keys only
 
 
@@ -36,11 +45,14 @@ class CaseAction(StrEnum):
     REOPEN = "reopen"
     MANAGE_TASKS = "manage_tasks"
     APPROVE_WORK_ORDER = "approve_work_order"
+    REVERT = "revert"  # R1.4: while on hold; the responsible, supervisors, admins
 
 
 # R4.4: what an executor may still do on a case where they are not the responsible.
 ON_OTHERS_CASES = frozenset({CaseAction.READ, CaseAction.HISTORY, CaseAction.COMMENT, CaseAction.SEND_MAIL})
 OWN_CASE_ACTIONS = frozenset(CaseAction) - {CaseAction.REOPEN, CaseAction.APPROVE_WORK_ORDER}
+# R1.4: what Operations does on any case of a hold type (besides ``ON_OTHERS_CASES``).
+ON_HOLD_TYPE_CASES = frozenset({CaseAction.EXECUTE, CaseAction.FINISH})
 
 
 @dataclass(frozen=True)
@@ -65,17 +77,22 @@ class Principal:
 
 
 def can_act_on_case(p: Principal, action: CaseAction, *, responsible_id: uuid.UUID | None,
-                    project: str | None = None) -> bool:
-    """R4.4 for one action on one existing case (tenant and sharing are checked before this)."""
+                    project: str | None = None, hold_type: bool = False) -> bool:
+    """R4.4 for one action on one existing case (tenant and sharing are checked before this).
+    ``hold_type``: the case's type has an R1.4 hold (only Operations' rights depend on it)."""
     if p.has(Role.ADMIN):
         return action != CaseAction.APPROVE_WORK_ORDER or p.has(Role.TECHNICAL_MANAGER)
     if action == CaseAction.APPROVE_WORK_ORDER:
         return p.has(Role.TECHNICAL_MANAGER)
     if p.has(Role.SUPERVISOR):
         return True
+    if p.has(Role.OPERATIONS) and hold_type and action in ON_HOLD_TYPE_CASES:
+        return True
     if p.has(Role.EXECUTOR, Role.TECHNICAL_MANAGER):
         own = p.user_id is not None and p.user_id == responsible_id
         return action in (OWN_CASE_ACTIONS if own else ON_OTHERS_CASES)
+    if p.has(Role.OPERATIONS):
+        return action in ON_OTHERS_CASES
     if p.has(Role.INTEGRATION):
         return action in (CaseAction.READ, CaseAction.HISTORY)
     if p.has(Role.VIEWER):

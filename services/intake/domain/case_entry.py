@@ -95,3 +95,24 @@ def catalog_problems(*, channel: str | None, area: str | None, project: str | No
                                           "The category does not exist or is inactive in the catalog."),
                         "unknown_category"))
     return out
+
+
+# -- R1.4: a type that must be preceded by another on the same policy -------------------------------
+def precedence_problem(preceded_by: str | None, asset_id: Any) -> Problem | None:
+    """A type with ``preceded_by`` (a surrender: a retention request first) is entered on the
+    policy (``asset_id``): without it there is no "same policy" to look for."""
+    if preceded_by and asset_id is None:
+        return ("asset_id", ("Este tipo de solicitud se ingresa sobre la póliza (asset_id), que debe tener antes "
+                             "su solicitud de retención.",
+                             "This case type is entered on the policy (asset_id), which must have its retention "
+                             "request first."), "asset_required")
+    return None
+
+
+def precedence_texts(type_name: Text, missing_name: Text, policy: str) -> tuple[Text, Text]:
+    """R1.4's refusal: (title, detail), each (es, en), naming the missing type and the policy."""
+    return (("Falta la solicitud de retención", "The retention request is missing"),
+            (f"Una solicitud «{type_name[0]}» de la póliza {policy} requiere antes una solicitud «{missing_name[0]}» "
+             "de la misma póliza (R1.4); no se creó nada.",
+             f"A «{type_name[1]}» case for policy {policy} requires an earlier «{missing_name[1]}» case for the "
+             "same policy (R1.4); nothing was created."))

@@ -2,7 +2,9 @@
 
 States (R4.5, R4.6): new → in_execution → finished_success | finished_failure; reopen (admin or
 supervisor, with a reason) brings a finished case back to in_execution. ``waiting_on_customer``
-is the pause a later issue will use to stop SLA clocks.
+is the pause a later issue will use to stop SLA clocks. R1.4: revert (a case of a hold type,
+only while it is on hold) ends it as finished_failure with the outcome "reverted" and a reason;
+it is not in ``TRANSITIONS`` (the inbox's generic action lists) because it depends on the hold.
 
 Priority (R0.3–R0.5): a case starts at its type's priority (normal unless the type pins another,
 R3.2); creating one as urgent is refused; raising it needs a reason from a list (customer called
@@ -43,6 +45,7 @@ class Action(StrEnum):
     FINISH_SUCCESS = "finish_success"
     FINISH_FAILURE = "finish_failure"
     REOPEN = "reopen"
+    REVERT = "revert"  # R1.4: only while the case is on hold (see ``CONDITIONAL``)
 
 
 # action → (states it may be taken from, state it leads to)
@@ -54,6 +57,12 @@ TRANSITIONS: dict[Action, tuple[tuple[Status, ...], Status]] = {
     Action.FINISH_FAILURE: (IN_PROGRESS, Status.FINISHED_FAILURE),
     Action.REOPEN: (FINISHED, Status.IN_EXECUTION),
 }
+# Actions allowed only under a further condition the caller checks (R1.4: the hold window); not
+# listed among a state's allowed actions.
+CONDITIONAL: dict[Action, tuple[tuple[Status, ...], Status]] = {
+    Action.REVERT: (IN_PROGRESS, Status.FINISHED_FAILURE),
+}
+REVERTED = "reverted"  # R1.4: the outcome of a reverted case (status finished_failure)
 
 
 class IllegalTransition(Exception):
@@ -69,7 +78,7 @@ def allowed_actions(status: Status) -> list[Action]:
 
 
 def next_status(status: Status, action: Action) -> Status:
-    sources, target = TRANSITIONS[action]
+    sources, target = TRANSITIONS[action] if action in TRANSITIONS else CONDITIONAL[action]
     if status not in sources:
         raise IllegalTransition(action, status)
     return target
@@ -79,6 +88,7 @@ ACTION_LABELS: dict[Action, tuple[str, str]] = {
     Action.EXECUTE: ("ejecutar", "execute"), Action.WAIT: ("esperar al cliente", "wait on the customer"),
     Action.RESUME: ("reanudar", "resume"), Action.FINISH_SUCCESS: ("finalizar con éxito", "finish with success"),
     Action.FINISH_FAILURE: ("finalizar sin éxito", "finish without success"), Action.REOPEN: ("reabrir", "reopen"),
+    Action.REVERT: ("revertir", "revert"),
 }
 
 
@@ -95,7 +105,7 @@ def clears_overdue(action: Action) -> bool:
     """R4.8: the overdue alert ends when the case is executed or finished. A reopened case stays
     clear until workflow's re-armed timer says it is overdue again. ``overdue`` means exactly
     ``overdue_since`` is set, in the case resource and in the inbox alike."""
-    return action in (Action.EXECUTE, Action.FINISH_SUCCESS, Action.FINISH_FAILURE)
+    return action in (Action.EXECUTE, Action.FINISH_SUCCESS, Action.FINISH_FAILURE, Action.REVERT)
 
 
 # -- priority -------------------------------------------------------------------------------------

@@ -2,7 +2,10 @@
 clock; these are the rules on what it published.
 
 R1.4: a case with a hold is executable only from ``executable_from``; executing earlier is
-refused (the executive may still revert it: finishing is not refused).
+refused (the executive may still revert it: finishing is not refused). Reverting (the case ends
+as finished_failure, outcome "reverted", with a reason) is allowed only while the case is on hold;
+after ``executable_from`` it is refused naming the date. A type is a hold type when its SLA
+policy has ``hold_business_days`` (Operations executes those, R4.4: see access.py).
 
 R4.8: an alert is for the case's responsible and the admins. Admins and supervisors (who act on
 every case, R4.4) see every alert of the tenant; anyone else sees the alerts of the cases they
@@ -16,6 +19,7 @@ escape by retyping)."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from services.intake.domain.access import Principal, Role
 
@@ -31,6 +35,25 @@ def may_reclassify(p: Principal) -> bool:
 def on_hold(executable_from: datetime | None, now: datetime) -> bool:
     """R1.4: executing now is refused."""
     return executable_from is not None and now < executable_from
+
+
+def is_hold_type(sla: dict[str, Any] | None) -> bool:
+    """R1.4: the type's cases wait (its SLA policy has ``hold_business_days``)."""
+    return bool((sla or {}).get("hold_business_days"))
+
+
+def hold_over_texts(day: date) -> tuple[tuple[str, str], tuple[str, str]]:
+    """R1.4: reverting after the window: (title, detail), each ("es", "en"), naming the date."""
+    return (("El plazo para revertir terminó", "The window to revert is over"),
+            (f"La solicitud pudo revertirse sólo hasta antes del {day.strftime('%d-%m-%Y')}, cuando pasó a ser "
+             "ejecutable (R1.4); no se cambió nada.",
+             f"The case could be reverted only before {day.isoformat()}, when it became executable (R1.4); "
+             "nothing was changed."))
+
+
+NO_HOLD = (("La solicitud no está en espera", "The case is not on hold"),
+           ("Sólo se revierte una solicitud en su plazo de espera (R1.4); esta no tiene uno. No se cambió nada.",
+            "Only a case within its waiting period is reverted (R1.4); this one has none. Nothing was changed."))
 
 
 def hold_texts(day: date) -> tuple[tuple[str, str], tuple[str, str]]:

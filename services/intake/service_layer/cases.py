@@ -23,8 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.intake.adapters import repository as repo
 from services.intake.adapters import time_tables, triage_queries
 from services.intake.adapters.case_tables import attachments
-from services.intake.adapters.db import users
-from services.intake.adapters.party_tables import assets, can_see_party_id
+from services.intake.adapters.db import cases, users
+from services.intake.adapters.party_tables import assets, can_see_party_id, parties
 from services.intake.domain import access, case_entry, lifecycle, timing, triage
 from services.intake.domain.access import CaseAction, Principal
 from services.intake.domain.catalog import CaseTypeRules, effective_default_priority
@@ -65,8 +65,9 @@ async def _load(conn: AsyncConnection, who: Principal, case_id: uuid.UUID, *, lo
     return row
 
 
-def _require(who: Principal, action: CaseAction, row: Any) -> None:
-    if not access.can_act_on_case(who, action, responsible_id=row.responsible_id, project=row.project):
+def _require(who: Principal, action: CaseAction, row: Any, *, hold_type: bool = False) -> None:
+    if not access.can_act_on_case(who, action, responsible_id=row.responsible_id, project=row.project,
+                                  hold_type=hold_type):
         raise forbidden(NOT_YOURS)
 
 
@@ -165,6 +166,9 @@ async def create_case(db: Database, catalog: repo.CatalogCache, who: Principal, 
     if body.interaction_id or body.follow_up_of or body.party_id or body.asset_id:
         async with db.read() as conn:
             errors.extend(await _reference_errors(conn, who, body))
+    if ctype is not None and (problem := case_entry.precedence_problem(getattr(ctype, "preceded_by", None),
+                                                                             body.asset_id)):
+        errors.add(*problem)  # R1.4: a surrender is entered on its policy
     errors.raise_if_any()
     assert ctype is not None and responsible is not None
 
@@ -177,6 +181,8 @@ async def create_case(db: Database, catalog: repo.CatalogCache, who: Principal, 
     kind = triage.kind_of(ctype.follow_up_kind) if body.follow_up_of is not None else None
     if body.follow_up_of is not None and kind in triage.TABLE_KINDS:
         await _refuse_if_escalated(db, who, body.follow_up_of, disagreement=kind == triage.FollowUpKind.DISAGREEMENT)
+    if getattr(ctype, "preceded_by", None):
+        await _refuse_without_predecessor(db, who, ctype, body.asset_id)
     # The number comes from its own short transaction: the tenant's counter row is locked for one
     # statement, not for the whole creation (numbers stay unique; a failed creation leaves a gap).
     async with db.autocommit() as conn:
@@ -192,8 +198,8 @@ async def create_case(db: Database, catalog: repo.CatalogCache, who: Principal, 
             await repo.insert_case(uow.conn, row)
             case = _RowView(row)
             await uow.record(case, who, "created", {"number": number, "type": body.type, "priority": priority.value})
-            await uow.emit_case_event(case, "case.created.v1", _created_event(tenant, ctype, case, responsible),
-                                      created=True)
+            await uow.emit_case_event(case, "case.created.v1", _created_event(
+                tenant, ctype, case, responsible, await _party_executive(uow.conn, case)), created=True)
             out = present(case)
             if idempotency_key:
                 await repo.save_idempotent(uow.conn, {"tenant": who.tenant, "key": idempotency_key,
@@ -275,7 +281,18 @@ def _new_row(who: Principal, body: Any, *, number: str, project: str | None, pri
         "answered_at": None, "finished_at": None, "updated_at": now, "version": 1}
 
 
-def _created_event(tenant: Any, ctype: Any, case: Any, responsible: Any) -> CaseCreated:
+async def _party_executive(conn: AsyncConnection, case: Any) -> uuid.UUID | None:
+    """R1.1: the commercial executive of the case's party (without one: of its asset's owner)."""
+    party_id = case.party_id
+    if party_id is None and case.asset_id is not None:
+        party_id = (await conn.execute(select(assets.c.party_id).where(assets.c.id == case.asset_id))).scalar()
+    if party_id is None:
+        return None
+    return (await conn.execute(select(parties.c.executive_id).where(parties.c.id == party_id))).scalar()
+
+
+def _created_event(tenant: Any, ctype: Any, case: Any, responsible: Any,
+                   executive_id: uuid.UUID | None = None) -> CaseCreated:
     # Issue 10: the type's calendar, else the area's, else "default", with that calendar's version.
     calendar_code, calendar_version = tenant.calendar_for(getattr(ctype, "sla", None), case.area)
     return CaseCreated(
@@ -288,7 +305,8 @@ def _created_event(tenant: Any, ctype: Any, case: Any, responsible: Any) -> Case
         follow_up_of=case.follow_up_of, channel=case.channel, area=case.area, party_id=case.party_id,
         priority=case.priority, status=case.status, created_at=case.created_at,
         calendar_code=calendar_code, calendar_version=calendar_version,
-        internal_commitment_date=case.internal_commitment_date, customer_commitment_date=case.customer_commitment_date)
+        internal_commitment_date=case.internal_commitment_date, customer_commitment_date=case.customer_commitment_date,
+        party_executive_id=executive_id, asset_id=case.asset_id)
 
 
 async def _refuse_if_escalated(db: Database, who: Principal, follow_up_of: uuid.UUID, *, disagreement: bool) -> None:
@@ -315,6 +333,24 @@ async def _refuse_if_escalated(db: Database, who: Principal, follow_up_of: uuid.
                    [field_error("follow_up_of", message, "escalate_to_supervisor")],
                    rule=d.rule, action=d.action.value, original_id=str(st.original.id),
                    table_follow_up_id=str(f.id) if f is not None else None)
+
+
+async def _refuse_without_predecessor(db: Database, who: Principal, ctype: Any, asset_id: uuid.UUID) -> None:
+    """R1.4: a type with ``preceded_by`` (a surrender) is entered only when a case of that type (the
+    retention request) exists for the same policy (asset) in the tenant, in any state. Refused
+    (409 "retention-required", naming the missing type and the policy) before a number is taken."""
+    async with db.read() as conn:
+        earlier = (await conn.execute(select(cases.c.id).where(
+            cases.c.tenant == who.tenant, cases.c.asset_id == asset_id,
+            cases.c.type_code == ctype.preceded_by).limit(1))).first()
+        if earlier is not None:
+            return
+        missing = await repo.case_type_any(conn, who.tenant, ctype.preceded_by)
+        policy = (await conn.execute(select(assets.c.code).where(assets.c.id == asset_id))).scalar()
+    names = (missing.name_es, missing.name_en) if missing is not None else (ctype.preceded_by, ctype.preceded_by)
+    title, detail = case_entry.precedence_texts((ctype.name_es, ctype.name_en), names, policy or str(asset_id))
+    raise conflict("retention-required", title, detail, missing_type=ctype.preceded_by, asset_id=str(asset_id),
+                   policy=policy)
 
 
 def _replay(earlier: Any, fingerprint: str) -> Created:
@@ -355,7 +391,9 @@ async def transition(db: Database, who: Principal, case_id: uuid.UUID, action: l
                      text: str | None) -> Row[Any]:
     """Execute, pause, resume, finish or reopen; returns the case as changed."""
     async with UnitOfWork(db) as uow:
-        case = await case_for_update(uow, who, case_id, PERMISSIONS[action])
+        case = await _load(uow.conn, who, case_id, lock=True)
+        _require(who, PERMISSIONS[action], case,  # R1.4/R4.4: Operations executes the cases of hold types
+                 hold_type=who.has(access.Role.OPERATIONS) and await _is_hold_type(uow.conn, case))
         try:
             new = lifecycle.next_status(lifecycle.Status(case.status), action)
         except lifecycle.IllegalTransition as exc:
@@ -414,6 +452,51 @@ async def _refuse_unfinishable(conn: AsyncConnection, case: Any) -> None:
                         f"Cases of type «{ctype.name_en}» are finished with at least one attachment (e.g. the "
                         "signed letter, R1.2); this one has none. Attach it and finish again."),
                        missing=["attachments"])
+
+
+async def _is_hold_type(conn: AsyncConnection, case: Any) -> bool:
+    ctype = await repo.case_type_any(conn, case.tenant, case.type_code)
+    return ctype is not None and timing.is_hold_type(getattr(ctype, "sla", None))
+
+
+async def revert(db: Database, who: Principal, case_id: uuid.UUID, reason: str) -> Row[Any]:
+    """R1.4: during the hold (now < ``executable_from``, as workflow published it) the case's
+    responsible (the commercial executive), a supervisor or an admin reverts it: it ends as
+    finished_failure with the outcome "reverted" and the reason (history ``reverted``;
+    case.finished.v1, so workflow stops its clocks and notifier mails as for a finish). After the
+    window: 409 "hold-over" naming the date; a case without a hold: 409 "no-hold"."""
+    async with UnitOfWork(db) as uow:
+        case = await case_for_update(uow, who, case_id, CaseAction.REVERT)
+        try:
+            new = lifecycle.next_status(lifecycle.Status(case.status), lifecycle.Action.REVERT)
+        except lifecycle.IllegalTransition as exc:
+            raise conflict("illegal-transition", ("Acción no permitida en este estado",
+                                                  "Action not allowed in this state"),
+                           lifecycle.illegal_transition_text(exc), status_now=case.status,
+                           allowed_actions=[a.value for a in exc.allowed]) from None
+        held = await time_tables.clocks_of(uow.conn, case.id)
+        now = utcnow()
+        if held is None or held.executable_from is None:
+            raise conflict("no-hold", *timing.NO_HOLD)
+        if not timing.on_hold(held.executable_from, now):
+            day = held.executable_from_date or held.executable_from.date()
+            title, detail = timing.hold_over_texts(day)
+            raise conflict("hold-over", title, detail, executable_from=held.executable_from.isoformat(),
+                           executable_from_date=day.isoformat())
+        open_tasks = await repo.open_tasks(uow.conn, case.id)
+        if open_tasks:  # R2.6, as for finishing
+            raise conflict("open-children", ("Hay tareas abiertas", "Tasks are still open"),
+                           (f"Cierre primero {len(open_tasks)} tarea(s) de esta solicitud.",
+                            f"Close this case's {len(open_tasks)} open task(s) first."),
+                           open_tasks=[{"id": str(t.id), "title": t.title} for t in open_tasks])
+        changed = await repo.update_case(uow.conn, case.id, {"status": new.value, "updated_at": now,
+                                                             "finished_at": now, "overdue_since": None})
+        await uow.record(case, who, "reverted", {"from": case.status, "to": new.value,
+                                                 "outcome": lifecycle.REVERTED, "reason": reason, "text": reason})
+        await uow.emit_case_event(case, "case.finished.v1", CaseTransition(
+            case_id=case.id, status_from=case.status, status_to=new.value, by=who.user_id, by_name=who.name, at=now,
+            text=reason, responsible_id=case.responsible_id))
+    return changed
 
 
 # -- the other actions (R4.6, R0.4) -----------------------------------------------------------
@@ -542,7 +625,8 @@ def case_type_ref(tenant: Any, ctype: Any) -> CaseTypeRef:
     sla = getattr(ctype, "sla", None) or getattr(ctype, "sla_policy", None)
     return CaseTypeRef(code=ctype.code, name=ctype.name_es if tenant.language == "es" else ctype.name_en,
                        deadline=DeadlineRule(unit=ctype.deadline_unit, amount=ctype.deadline_amount),
-                       sla=SlaPolicy.model_validate(sla) if sla else None)
+                       sla=SlaPolicy.model_validate(sla) if sla else None,
+                       churn_alert=bool(getattr(ctype, "churn_alert", False)))
 
 
 async def reclassify(db: Database, catalog: repo.CatalogCache, who: Principal, case_id: uuid.UUID, type_code: str,

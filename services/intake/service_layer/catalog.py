@@ -296,7 +296,7 @@ async def _case_type_values(conn: AsyncConnection, who: Principal, fields: dict[
         values["default_priority"] = effective
     if "required_fields" in fields:
         values["required_fields"] = _dedupe(fields["required_fields"] or [])
-    for flag in ("is_follow_up", "requires_attachments_to_finish", "requires_interaction", "active"):
+    for flag in ("is_follow_up", "requires_attachments_to_finish", "requires_interaction", "churn_alert", "active"):
         if fields.get(flag) is not None:
             values[flag] = fields[flag]
     if "follow_up_kind" in fields:
@@ -307,6 +307,13 @@ async def _case_type_values(conn: AsyncConnection, who: Principal, fields: dict[
     problem = rules.follow_up_kind_problem(is_follow_up, follow_up_kind)
     if problem:
         errors.add("follow_up_kind", problem, "not_a_follow_up")
+    if "preceded_by" in fields:  # R1.4: another type of the tenant (not itself); None: none
+        pre = fields["preceded_by"]
+        if pre is not None and (await store.get_case_type(conn, who.tenant, pre) is None
+                                or (current is not None and pre == current.code)):
+            errors.add("preceded_by", ("No existe otro tipo de solicitud con ese código.",
+                                       "No other case type with that code."), "unknown_case_type")
+        values["preceded_by"] = pre
     if "sla" in fields:  # issue 10: replaced as a whole; None: only the deadline
         sla = fields["sla"]
         if sla is not None:
@@ -452,13 +459,18 @@ class SlaSettings:
     quiet_hours: bool
     version: int | None  # None: never set (the defaults)
     updated_at: datetime | None
+    churn_alert_levels: int = store.DEFAULT_CHURN_ALERT_LEVELS  # R1.1: managers above the executive
+
+
+CHURN_ALERT_LEVELS = range(1, 6)
 
 
 def _settings(row: Any) -> SlaSettings:
     if row is None:
         return SlaSettings(list(DEFAULT_WARNING_PERCENTS), [], True, None, None)
+    levels = row.churn_alert_levels if row.churn_alert_levels is not None else store.DEFAULT_CHURN_ALERT_LEVELS
     return SlaSettings(list(row.warning_percents), [EscalationLevel.model_validate(lv) for lv in row.ladder],
-                       bool(row.quiet_hours), row.version, row.updated_at)
+                       bool(row.quiet_hours), row.version, row.updated_at, int(levels))
 
 
 async def get_sla_settings(db: Database, who: Principal) -> SlaSettings:
@@ -467,18 +479,24 @@ async def get_sla_settings(db: Database, who: Principal) -> SlaSettings:
 
 
 async def put_sla_settings(db: Database, cache: Cache, who: Principal, *, warning_percents: list[int],
-                           ladder: list[dict[str, Any]], quiet_hours: bool) -> SlaSettings:
-    """Replace the tenant's warning thresholds, escalation ladder and quiet hours (admin).
+                           ladder: list[dict[str, Any]], quiet_hours: bool,
+                           churn_alert_levels: int = store.DEFAULT_CHURN_ALERT_LEVELS) -> SlaSettings:
+    """Replace the tenant's warning thresholds, escalation ladder, quiet hours and (R1.1) how many
+    managers above the customer's executive the churn alerts reach (admin).
     ``ladder``: levels as dicts (level, after {unit, amount}, to, steps_up, channels)."""
     levels = [EscalationLevel(level=lv["level"], after=DeadlineRule(**lv["after"]), to=lv["to"],
                               steps_up=lv.get("steps_up", 1), channels=list(dict.fromkeys(lv["channels"])))
               for lv in ladder]
     problems = rules.percents_problems(warning_percents, "warning_percents") + rules.ladder_problems(levels)
+    if churn_alert_levels not in CHURN_ALERT_LEVELS:
+        problems.append(("churn_alert_levels", ("Indique entre 1 y 5 niveles sobre la ejecutiva o el ejecutivo.",
+                                                "Give between 1 and 5 levels above the executive."),
+                         "out_of_range"))
     if problems:
         raise invalid(*(field_error(f, text, code) for f, text, code in problems))
     async with UnitOfWork(db) as uow:
         await store.lock_calendar(uow.conn, who.tenant)  # the tenant's row: one writer at a time
         row = await store.save_sla_settings(uow.tx, who.tenant, warning_percents=warning_percents, ladder=levels,
-                                            quiet_hours=quiet_hours)
+                                            quiet_hours=quiet_hours, churn_alert_levels=churn_alert_levels)
     cache.clear()
     return _settings(row)

@@ -65,6 +65,8 @@ Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)]
 Position = Annotated[str, StringConstraints(strip_whitespace=True, max_length=120)]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)]
 FreeJson = Annotated[dict[str, Any], BeforeValidator(_free_json)]
+EXECUTIVE_DOC = ("R1.1: the commercial executive assigned to the customer (an active user of the tenant); "
+                 "their line is told of the customer's retention requests")
 
 
 class PartyIn(InputModel):
@@ -85,6 +87,7 @@ class PartyIn(InputModel):
     restricted: bool = Field(default=False, description="R2.7: only shared users (and admins) see it")
     shared_with: list[uuid.UUID] = Field(default_factory=list, max_length=500,
                                          description="R2.7: user ids of the tenant who may see it")
+    executive_id: uuid.UUID | None = Field(default=None, description=EXECUTIVE_DOC)
 
 
 class PartyPatch(InputModel):
@@ -102,6 +105,7 @@ class PartyPatch(InputModel):
     notes: LongText | None = None
     details: FreeJson | None = None
     active: bool | None = None
+    executive_id: uuid.UUID | None = Field(default=None, description=EXECUTIVE_DOC + "; null: none")
 
     _no_null = refuse_null("kind", "name", "internal", "details", "active")
 
@@ -238,6 +242,14 @@ async def _check_users(uow: UnitOfWork, who: Principal, user_ids: list[uuid.UUID
                                             "Not an active user of this tenant."), "unknown_user")
 
 
+async def _check_executive(uow: UnitOfWork, who: Principal, executive_id: uuid.UUID | None,
+                           errors: FieldErrors) -> None:
+    """R1.1: the customer's commercial executive is an active user of the caller's tenant."""
+    if executive_id is not None and not await tables.active_user_ids(uow.conn, who.tenant, [executive_id]):
+        errors.add("executive_id", ("No es un usuario activo de este cliente.", "Not an active user of this tenant."),
+                   "unknown_user")
+
+
 def _internal(kind: str, internal: bool, errors: FieldErrors) -> None:
     if (message := rules.internal_problem(kind, internal)) is not None:
         errors.add("internal", message, "internal_not_stakeholder")
@@ -264,6 +276,7 @@ async def create_party(db: Database, who: Principal, body: PartyIn) -> PartyView
                 nid = _national_id(body.national_id, country, errors)
             phone = phone_in_region(body.phone, country, "phone", errors)
             await _check_users(uow, who, body.shared_with, errors)
+            await _check_executive(uow, who, body.executive_id, errors)
             errors.raise_if_any()
             now = utcnow()
             row = await store_party(uow, {
@@ -272,7 +285,8 @@ async def create_party(db: Database, who: Principal, body: PartyIn) -> PartyView
                 "national_id": nid.value if nid else None, "national_id_key": nid.key if nid else None,
                 "email": body.email.lower() if body.email else None, "phone": phone, "address": body.address,
                 "notes": body.notes, "details": body.details, "restricted": body.restricted, "active": True,
-                "source": "user", "created_by": who.user_id, "created_at": now, "updated_at": now},
+                "source": "user", "created_by": who.user_id, "created_at": now, "updated_at": now,
+                "executive_id": body.executive_id},
                 body.shared_with if body.restricted else ())
             return PartyView(row=row, shares=await tables.shared_with(uow.conn, row.id))
     except IntegrityError:
@@ -354,6 +368,8 @@ async def change_party(db: Database, who: Principal, party_id: uuid.UUID, body: 
                 nid = _national_id(raw, await tables.tenant_country(uow.conn, who.tenant), errors) if raw else None
                 changes["national_id"] = nid.value if nid else None
                 changes["national_id_key"] = nid.key if nid else None
+            if changes.get("executive_id") is not None and changes["executive_id"] != row.executive_id:
+                await _check_executive(uow, who, changes["executive_id"], errors)
             errors.raise_if_any()
             if "name" in changes:
                 changes["search_name"] = rules.fold(changes["name"])

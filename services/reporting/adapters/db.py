@@ -2,7 +2,7 @@
 
 from sqlalchemy import Boolean, Column, Index, Integer, MetaData, String, Table, Uuid
 
-from shared.db import UTCDateTime
+from shared.db import JsonType, UTCDateTime
 from shared.messaging.ordering import progress_table
 from shared.outbox import messaging_tables
 from shared.sessions import SessionCopies
@@ -57,3 +57,34 @@ asset_facts = Table(
     Column("updated_at", UTCDateTime(), nullable=False),
 )
 Index("asset_facts_tenant_kind", asset_facts.c.tenant, asset_facts.c.kind)
+
+# R1.5 commission report: one row per retained case (case.desistance_registered.v1), filed under
+# the month of its retention in the report's time zone (domain.REPORT_TIMEZONE), and the offers
+# made on retention requests (case.retention_offer_recorded.v1; the newest event per offer wins).
+retentions = Table(
+    "retentions", metadata,
+    Column("case_id", Uuid(), primary_key=True),
+    Column("tenant", String(60), nullable=False),
+    Column("number", String(40), nullable=False),
+    Column("executive_id", Uuid(), nullable=True),
+    Column("executive_name", String(200), nullable=True),
+    Column("party_id", Uuid(), nullable=True),
+    Column("asset_id", Uuid(), nullable=True),
+    Column("policy_code", String(80), nullable=True),
+    Column("offers_accepted", JsonType, nullable=False),
+    Column("retained_at", UTCDateTime(), nullable=False),
+    Column("period", String(7), nullable=False),
+)
+Index("retentions_tenant_period", retentions.c.tenant, retentions.c.period)
+
+retention_offers = Table(
+    "retention_offers", metadata,
+    Column("offer_id", Uuid(), primary_key=True),
+    Column("tenant", String(60), nullable=False),
+    Column("case_id", Uuid(), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("accepted", Boolean, nullable=True),
+    Column("offered_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+Index("retention_offers_case", retention_offers.c.case_id)

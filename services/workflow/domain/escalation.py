@@ -7,7 +7,9 @@
   to the area head. A manager missing from the chain falls back to the area head.
 - Quiet hours: e-mail and SMS escalations of non-urgent cases wait for working time.
 - R0.4: a priority raise tells the roles the scheme names (responsible, manager, area head).
-- R3.4 rules 6–8: the supervisor of the original case's area gets the triage's message."""
+- R3.4 rules 6–8: the supervisor of the original case's area gets the triage's message.
+- R1.1: a "total retention (alerts only)" request alerts the customer's commercial executive and
+  ``levels`` managers above them (the unit head, the management line), by e-mail AND SMS."""
 
 from __future__ import annotations
 
@@ -29,6 +31,9 @@ DEFAULT_LADDER: list[dict[str, Any]] = [
      "channels": ["email", "sms", "in_app"]},
 ]
 BREACH_CHANNELS = ["email", "in_app"]  # level 0: the responsible
+CHURN_ALERT_CHANNELS = ["email", "sms"]  # R1.1: "vía email y SMS"
+CHURN_ALERT_KIND = "churn_alert"
+DEFAULT_CHURN_ALERT_LEVELS = 2
 SUBSCRIBER_CHANNELS = ["email"]  # R4.9: "receive an e-mail"
 WARNING_CHANNELS = ["email", "in_app"]
 
@@ -160,4 +165,21 @@ def supervisor_recipients(people: Mapping[uuid.UUID, Person], *, area_head_id: u
         for p in sorted(people.values(), key=lambda p: str(p.user_id)):
             if "supervisor" in p.roles:
                 _add(out, people, p.user_id, "supervisor", ["email", "in_app"])
+    return out
+
+
+def churn_recipients(executive_id: uuid.UUID | None, people: Mapping[uuid.UUID, Person],
+                     levels: int = DEFAULT_CHURN_ALERT_LEVELS) -> list[Recipient]:
+    """R1.1: the customer's commercial executive ("responsible") and the ``levels`` managers above
+    them ("manager": the unit head, then the management line), by e-mail and SMS; each person
+    once, an inactive one skipped (the chain goes on above them). No executive: nobody."""
+    out: list[Recipient] = []
+    if executive_id is None:
+        return out
+    _add(out, people, executive_id, "responsible", CHURN_ALERT_CHANNELS)
+    for step in range(1, levels + 1):
+        manager = manager_above(executive_id, people, step)
+        if manager is None:
+            break
+        _add(out, people, manager, "manager", CHURN_ALERT_CHANNELS)
     return out

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.workflow.adapters.db import areas, calendars, people, sla_settings
 from services.workflow.domain import calendar_for, calendar_from_event
 from services.workflow.domain.calendar import WorkCalendar
-from services.workflow.domain.escalation import DEFAULT_LADDER, DEFAULT_WARNINGS, Person
+from services.workflow.domain.escalation import DEFAULT_CHURN_ALERT_LEVELS, DEFAULT_LADDER, DEFAULT_WARNINGS, Person
 from shared.contracts.events import AreaChanged, CalendarChanged, SlaSettingsChanged, UserProfile
 from shared.db import Tx, insert_ignoring_duplicates, utcnow
 from shared.messaging.bus import NotYet
@@ -90,16 +90,18 @@ class TimeSettings:
     warning_percents: tuple[int, ...] = DEFAULT_WARNINGS
     ladder: list[dict[str, Any]] = field(default_factory=lambda: list(DEFAULT_LADDER))
     quiet_hours: bool = True
+    churn_alert_levels: int = DEFAULT_CHURN_ALERT_LEVELS  # R1.1: managers above the executive told
 
 
 async def settings_of(conn: AsyncConnection, tenant: str) -> TimeSettings:
-    """The tenant's warning thresholds, ladder and quiet hours (the seeded defaults until its own
-    arrive)."""
+    """The tenant's warning thresholds, ladder, quiet hours and churn-alert levels (the seeded
+    defaults until its own arrive)."""
     row = (await conn.execute(select(sla_settings.c.data).where(sla_settings.c.tenant == tenant))).first()
     if row is None:
         return TimeSettings()
     d = row.data
-    return TimeSettings(tuple(d["warning_percents"]), list(d["ladder"]), bool(d.get("quiet_hours", True)))
+    return TimeSettings(tuple(d["warning_percents"]), list(d["ladder"]), bool(d.get("quiet_hours", True)),
+                        int(d.get("churn_alert_levels", DEFAULT_CHURN_ALERT_LEVELS)))
 
 
 async def area_of(conn: AsyncConnection, tenant: str, code: str | None) -> Any:
