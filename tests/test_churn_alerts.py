@@ -12,19 +12,18 @@ POL-0001, her executive "ejecutiva" → "jefe.comercial" (unit head) → "gerenc
 from __future__ import annotations
 
 import asyncio
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import uvicorn
 from sqlalchemy import select
 
 from services.intake.seed import COMMERCIAL_LINES
 from services.intake.seed_parties import demo_id, load_parties
 from services.notifier.adapters.db import user_directory
 from shared.settings import Settings
+from tests.support.sms_system import system_with_sms
 from tests.support.smtp_sink import SmtpSink
 from tests.support.system import System, demo, wait_for
 from tests.support.twilio_standin import TwilioStandIn
@@ -38,12 +37,6 @@ CUSTOMER = demo_id(TENANT, "party", "carolina")
 POLICY = demo_id(TENANT, "asset", "policy/POL-0001")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 async def twilio() -> AsyncIterator[TwilioStandIn]:
     standin = await TwilioStandIn().start()
@@ -53,20 +46,8 @@ async def twilio() -> AsyncIterator[TwilioStandIn]:
 
 @pytest.fixture
 async def s(rabbit_settings: Settings, twilio: TwilioStandIn) -> AsyncIterator[System]:
-    port = _free_port()
-    settings = Settings(**{**rabbit_settings.model_dump(), "max_attempts": 6,
-                           "twilio_account_sid": twilio.account_sid, "twilio_auth_token": twilio.auth_token,
-                           "twilio_from": "+15005550006", "twilio_base_url": twilio.base_url,
-                           "twilio_timeout_s": 1.0, "notifier_public_url": f"http://127.0.0.1:{port}"})
-    system = await System(settings).start()
-    server = uvicorn.Server(uvicorn.Config(system.rt["notifier"].app, host="127.0.0.1", port=port,
-                                           lifespan="off", log_level="warning"))
-    serving = asyncio.create_task(server.serve())
-    await wait_for(lambda: server.started, 10, "notifier listening")
-    yield system
-    server.should_exit = True
-    await serving
-    await system.stop()
+    async with system_with_sms(rabbit_settings, twilio) as system:
+        yield system
 
 
 # -- helpers --------------------------------------------------------------------------------------

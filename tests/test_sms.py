@@ -9,14 +9,12 @@ workflow is not started: the tests publish its ``case.escalated.v1`` as it would
 from __future__ import annotations
 
 import asyncio
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-import uvicorn
 from sqlalchemy import select
 
 from services.notifier.adapters.db import case_recipients, deliveries, delivery_events, user_directory
@@ -24,18 +22,13 @@ from shared import clock
 from shared.contracts.envelope import Envelope
 from shared.messaging.bus import OutgoingMessage
 from shared.settings import Settings
+from tests.support.sms_system import system_with_sms
 from tests.support.system import TENANT, System, case_body, demo, wait_for
 from tests.support.twilio_standin import TwilioStandIn
 
 WORKFLOW = "atiende/workflow"
 MOBILE = "+56987654321"
 DUE = datetime(2030, 1, 15, 15, 0, tzinfo=UTC)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -47,20 +40,8 @@ async def twilio() -> AsyncIterator[TwilioStandIn]:
 
 @pytest.fixture
 async def s(rabbit_settings: Settings, twilio: TwilioStandIn) -> AsyncIterator[System]:
-    port = _free_port()
-    settings = Settings(**{**rabbit_settings.model_dump(), "max_attempts": 6,
-                           "twilio_account_sid": twilio.account_sid, "twilio_auth_token": twilio.auth_token,
-                           "twilio_from": "+15005550006", "twilio_base_url": twilio.base_url,
-                           "twilio_timeout_s": 1.0, "notifier_public_url": f"http://127.0.0.1:{port}"})
-    system = await System(settings, services=("intake", "notifier")).start()
-    server = uvicorn.Server(uvicorn.Config(system.rt["notifier"].app, host="127.0.0.1", port=port,
-                                           lifespan="off", log_level="warning"))
-    serving = asyncio.create_task(server.serve())
-    await wait_for(lambda: server.started, 10, "notifier listening")
-    yield system
-    server.should_exit = True
-    await serving
-    await system.stop()
+    async with system_with_sms(rabbit_settings, twilio, services=("intake", "notifier")) as system:
+        yield system
 
 
 # -- helpers --------------------------------------------------------------------------------------
