@@ -37,8 +37,8 @@ async def test_my_deliveries_show_what_was_sent_to_me_only(rabbit_system: System
     items = [d for d in (await _mine(s, "ejecutiva"))["items"] if d["case_id"] in cases]
     assert {d["recipient"] for d in items} == {demo("ejecutiva")}
     assert {d["channel"] for d in items} == {"email"} and {d["recipient_role"] for d in items} == {"responsible"}
+    # Newest first (which case's e-mail was planned first depends on the events' arrival).
     assert [d["created_at"] for d in items] == sorted((d["created_at"] for d in items), reverse=True)
-    assert items[0]["case_id"] == second["id"]  # newest first
     assert all(isinstance(d["history"], list) for d in items)
 
     # Paged like every list: one per page, no repeats.
