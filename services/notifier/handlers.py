@@ -75,9 +75,10 @@ async def on_user_upserted(tx: Tx, env: Envelope) -> None:
     await sessions.on_user_upserted(tx, env)
     e = UserProfile.model_validate(env.data)
     values = {"tenant": env.tenant, "email": e.email, "name": e.name, "mobile": e.mobile, "language": e.language,
-              "active": e.active}
+              "active": e.active, "changed_at": env.time}
     if not await insert_ignoring_duplicates(tx.conn, user_directory, {"user_id": e.user_id, **values}):
-        await tx.conn.execute(update(user_directory).where(user_directory.c.user_id == e.user_id).values(**values))
+        await tx.conn.execute(update(user_directory).where(user_directory.c.user_id == e.user_id,
+                                                           user_directory.c.changed_at <= env.time).values(**values))
 
 
 async def plan_deadline_emails(conn: AsyncConnection, env: Envelope) -> list[domain.PlannedEmail]:

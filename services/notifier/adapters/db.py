@@ -74,6 +74,7 @@ user_directory = Table(
     Column("mobile", String(20), nullable=True),
     Column("language", String(2), nullable=False),
     Column("active", Boolean, nullable=False),
+    Column("changed_at", UTCDateTime(), nullable=False),  # the event's time: a late older one is ignored
 )
 
 # A delivery's state history (SMS: each state the provider reported, once per state).
