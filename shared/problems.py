@@ -9,6 +9,7 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg.exceptions
 import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -198,11 +199,43 @@ def install_problem_handlers(app: FastAPI) -> None:
         resp.headers["Retry-After"] = "1"
         return resp
 
+    async def _database_unreachable(request: Request, exc: Exception) -> JSONResponse:
+        if not database_unreachable(exc):
+            return await _unhandled(request, exc)
+        # PostgreSQL is down or restarting: nothing was stored (the transaction never committed),
+        # so the client may retry as it is, with its Idempotency-Key (issue 15).
+        log.warning("database unreachable on %s %s: %r", request.method, request.url.path, exc)
+        i = 0 if language(request) == "es" else 1
+        resp = problem_response(request, 503, "database-unavailable", _TITLES[503][i], (
+            "La base de datos no está disponible en este momento; no se guardó nada. Reintente en unos "
+            "segundos (con la misma Idempotency-Key).",
+            "The database is unavailable right now; nothing was stored. Retry in a few seconds (with the "
+            "same Idempotency-Key).")[i])
+        resp.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_S)
+        return resp
+
+    app.add_exception_handler(OSError, _database_unreachable)
+    app.add_exception_handler(sqlalchemy.exc.DBAPIError, _database_unreachable)
+    app.add_exception_handler(asyncpg.exceptions.PostgresError, _database_unreachable)
+
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         i = 0 if language(request) == "es" else 1
         return problem_response(request, 500, "internal", _TITLES[500][i])
+
+
+DATABASE_RETRY_AFTER_S = 5
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database cannot be reached (refused or lost connection, a server
+    starting up or shutting down), as opposed to a bug or a constraint: only those are 503s."""
+    if isinstance(exc, sqlalchemy.exc.DBAPIError):
+        return exc.connection_invalidated or database_unreachable(exc.orig)  # type: ignore[arg-type]
+    return isinstance(exc, (ConnectionError, asyncpg.exceptions.CannotConnectNowError,
+                            asyncpg.exceptions.ConnectionDoesNotExistError,
+                            asyncpg.exceptions.AdminShutdownError))
 
 
 __all__ = ["PROBLEM_JSON", "Problem", "Refused", "conflict", "field_error", "forbidden", "install_problem_handlers",

@@ -156,3 +156,51 @@ async def test_a_request_that_cannot_get_a_database_connection_is_shed_with_503(
         assert (await s.intake.post("/cases", json=case_body(1), headers=auth)).status_code == 201
     finally:
         await s.stop()
+
+
+async def test_while_the_database_is_unreachable_requests_are_answered_503_with_retry_after(
+        pg_database: str, namespace: str) -> None:
+    """PostgreSQL down or restarting (issue 15): a request is answered 503 + Retry-After as a
+    problem document (not 500), nothing is stored, and once the database is back the same request
+    succeeds by itself — the pool drops connections the server closed."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from tests.conftest import make_settings
+
+    settings = make_settings(database_url=pg_database, amqp_url=AMQP_URL, namespace=namespace)
+    s = await System(settings, services=("intake",)).start()
+    try:
+        auth = await s.auth("admin")
+        db = s.rt["intake"].db
+        async with db.read() as conn:
+            before = await conn.scalar(select(func.count()).select_from(cases))
+        engine, reader = db.engine, db._reader
+        down = create_async_engine("postgresql+asyncpg://postgres@127.0.0.1:1/atiende")  # nothing listens
+        db.engine, db._reader = down, down.execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            for lang, text in (("es-CL", "no se guardó nada"), ("en", "nothing was stored")):
+                r = await s.intake.post("/cases", json=case_body(1), headers={**auth, "Accept-Language": lang})
+                assert r.status_code == 503, r.text
+                assert int(r.headers["retry-after"]) > 0
+                assert r.headers["content-type"].startswith("application/problem+json")
+                assert r.json()["type"].endswith("/database-unavailable") and text in r.json()["detail"]
+            assert (await s.intake.get("/inbox", headers=auth)).status_code == 503
+        finally:
+            db.engine, db._reader = engine, reader
+            await down.dispose()
+        async with db.read() as conn:
+            assert await conn.scalar(select(func.count()).select_from(cases)) == before
+
+        # A restart closes every pooled connection under the service's feet.
+        dbname = pg_database.rsplit("/", 1)[1]
+        admin = await asyncpg.connect(pg_database.replace("postgresql+asyncpg", "postgresql"))
+        try:
+            await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                "WHERE datname = $1 AND pid <> pg_backend_pid()", dbname)
+        finally:
+            await admin.close()
+        statuses = [(await s.intake.post("/cases", json=case_body(2), headers=auth)).status_code for _ in range(3)]
+        print("after the restart:", statuses)
+        assert set(statuses) <= {201, 503} and statuses[-1] == 201, statuses  # never a 500
+    finally:
+        await s.stop()
