@@ -24,6 +24,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.logs import correlation_id
@@ -49,6 +50,12 @@ def make_app(title: str, settings: Settings, lifespan: Callable[[FastAPI], Abstr
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes,
                        max_upload_bytes=settings.upload_body_limit, max_json_depth=settings.max_json_depth,
                        path_limits=body_limits or {})
+    if settings.cors_origins:  # a console or other frontend on another origin (per deployment)
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=True,
+                           allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                           allow_headers=["Authorization", "Content-Type", "Accept-Language", "Idempotency-Key",
+                                          "X-Correlation-ID", "X-API-Key"],
+                           expose_headers=["X-Correlation-ID", "Retry-After", "Location"])
     app.add_middleware(CorrelationIdMiddleware)  # outermost: refusals of the limits carry it too
     return app
 
@@ -62,9 +69,19 @@ def limits_description(settings: Settings) -> str:
         f"most {settings.max_json_depth} levels deep (422 `json_too_deep`).")
 
 
+# On every response (issue 15). The API answers JSON only: it may not be framed, sniffed into
+# HTML or given a referrer. Its own docs pages (Swagger UI, ReDoc) run scripts, so they keep only
+# the headers that do not forbid scripts. HSTS belongs to the TLS front (Caddy adds it on HTTPS).
+SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"),
+                    (b"x-frame-options", b"DENY"), (b"cross-origin-opener-policy", b"same-origin")]
+API_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+_DOCS_PATHS = ("/docs", "/redoc", STATIC_DOCS)
+
+
 class CorrelationIdMiddleware:
     """Takes ``X-Correlation-ID`` from the request (or makes one), puts it in the logging context
-    and echoes it back; events emitted while handling the request carry it (pure ASGI: cheap)."""
+    and echoes it back; events emitted while handling the request carry it (pure ASGI: cheap).
+    It also adds the security headers (``SECURITY_HEADERS``) to every response."""
 
     header = b"x-correlation-id"
 
@@ -78,11 +95,14 @@ class CorrelationIdMiddleware:
         cid = next((v.decode("latin-1")[:100] for k, v in scope["headers"] if k == self.header), None) \
             or str(uuid.uuid4())
         token = correlation_id.set(cid)
+        extra = [(self.header, cid.encode("latin-1")), *SECURITY_HEADERS]
+        if not scope["path"].startswith(_DOCS_PATHS):
+            extra.append(API_CSP)
 
         async def send_with_header(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (self.header, cid.encode("latin-1"))]
+                message["headers"] = [*message["headers"], *extra]
             await send(message)
 
         try:

@@ -91,8 +91,19 @@ class Settings(BaseSettings):
     max_upload_bytes: int | None = Field(default=None, ge=1024)
     max_json_depth: int = Field(default=32, ge=2, le=1000)
 
+    # Origins allowed to call the API from a browser (CORS), e.g. "https://console.example.com".
+    # Empty: none — the console is served from the API's own origin (shared/one_origin.py).
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
     log_level: str = "INFO"
     log_json: bool = True
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, v: object) -> object:
+        if isinstance(v, str):  # "https://a.example,https://b.example"
+            return [x.strip() for x in v.split(",") if x.strip()]
+        return v
 
     @field_validator("retry_delays_s", mode="before")
     @classmethod
