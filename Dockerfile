@@ -34,6 +34,7 @@ COPY README.md ./
 COPY atiende/ ./atiende/
 COPY shared/ ./shared/
 COPY services/ ./services/
+COPY console/ ./console/
 RUN pip install --no-cache-dir . \
  && atiende --help > /dev/null
 

@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck distributed bench clean
+.PHONY: install run test lint typecheck distributed bench browser clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Atiende needs Python 3.11 or newer")'
@@ -33,6 +33,12 @@ typecheck: install
 ## RabbitMQ + PostgreSQL deployment on this machine: four processes (env from deploy/atiende.env.example).
 distributed: install
 	bash deploy/run-distributed.sh
+
+## Debian's Chromium for the console's browser tests (tests/test_console_browser.py).
+browser:
+	@if [ -x /usr/bin/chromium ]; then echo "chromium: $$(/usr/bin/chromium --version 2>/dev/null | head -1)"; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	else echo "make browser: /usr/bin/chromium is missing; install it as root: apt-get install -y chromium" >&2; exit 1; fi
 
 bench: install
 	$(PY) bench/pipeline.py

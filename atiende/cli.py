@@ -4,6 +4,7 @@
                                    files under var/, in-process bus, mail into var/mail/)
   atiende serve SERVICE            one service per process (needs ATIENDE_AMQP_URL and
                                    ATIENDE_DATABASE_URL: the RabbitMQ + PostgreSQL deployment)
+  atiende serve console            the agents' console, on the API at ATIENDE_CONSOLE_API_URL
   atiende migrate [SERVICE…]       apply migrations (all services by default); --seed loads demo data;
                                    first waits for PostgreSQL and RabbitMQ (--wait-attempts, --wait-delay)
   atiende seed                     load the demo tenants, case types and users (idempotent)
@@ -12,6 +13,9 @@
   atiende dlq list SERVICE         show dead letters of a service
   atiende dlq replay SERVICE       send them back to the service's queue (--id to pick)
   atiende deliveries unknown       notifier's deliveries in doubt (claimed, lease expired), stale or failed
+  atiende reporting rebuild        empty reporting's read models and replay its event log (progress shown;
+                                   stop reporting's consumers first)
+  atiende contracts [--check]      write the event contracts: docs/asyncapi.yaml, docs/events/schemas/*.json
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from shared.messaging.bus import Bus
 from shared.one_origin import OneOrigin
 from shared.runtime import ServiceRuntime, make_bus
 from shared.settings import SERVICE_PORTS, Settings
+
+CONSOLE_PORT = 8005  # `atiende serve console` (docker-compose's console service)
 
 
 def _builders() -> dict[str, Callable[..., ServiceRuntime]]:
@@ -60,7 +66,12 @@ async def run_embedded(settings: Settings, host: str, do_seed: bool) -> None:
     if do_seed:
         await seed(runtimes["intake"])
     # Intake's port is the one origin for frontends: every service's paths (shared/one_origin.py).
-    one_origin = OneOrigin({name: rt.app for name, rt in runtimes.items()})
+    from console.app import create_app as create_console
+
+    # The console calls the API of this same origin over loopback, as a browser's frontend would.
+    api_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    console = create_console(f"http://{api_host}:{SERVICE_PORTS['intake']}")
+    one_origin = OneOrigin({**{name: rt.app for name, rt in runtimes.items()}, "console": console})
     servers = [uvicorn.Server(uvicorn.Config(one_origin if name == "intake" else rt.app, host=host,
                                              port=SERVICE_PORTS[name], log_config=None, access_log=False,
                                              lifespan="on"))
@@ -70,6 +81,7 @@ async def run_embedded(settings: Settings, host: str, do_seed: bool) -> None:
     mail = settings.smtp_host and f"SMTP {settings.smtp_host}:{settings.smtp_port}" or f"folder {settings.mail_dir}"
     print(f"""
 Atiende is running — {mode}; e-mail to {mail}.
+  agents' console:      {base}/console/  (log in as below: tenant, e-mail, password)
   one origin:           {base}  (intake's API, /notifications (SSE: /notifications/stream),
                         /deliveries, /reports, /deadlines: one token)
   intake (public API):  {base}/docs
@@ -238,6 +250,20 @@ async def deliveries_unknown(settings: Settings, tenant: str | None, limit: int)
         await rt.db.dispose()
 
 
+async def reporting_rebuild(settings: Settings, batch: int) -> None:
+    from services.reporting.service_layer.rebuild import rebuild
+
+    def shown(done: int, total: int) -> None:
+        print(f"reporting rebuild: {done}/{total} events", file=sys.stderr, flush=True)
+
+    rt = _builders()["reporting"](settings)
+    try:
+        n = await rebuild(rt.db, batch=batch, progress=shown)
+        print(f"{n} event(s) replayed")
+    finally:
+        await rt.db.dispose()
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="atiende", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -246,7 +272,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--no-seed", action="store_true")
     p = sub.add_parser("serve", help="one service (RabbitMQ + PostgreSQL deployment)")
-    p.add_argument("service", choices=list(SERVICE_PORTS))
+    p.add_argument("service", choices=[*SERVICE_PORTS, "console"])
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int)
     p.add_argument("--workers", type=int, default=1)
@@ -277,7 +303,20 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("action", choices=["unknown"])
     p.add_argument("--tenant")
     p.add_argument("--limit", type=int, default=500)
+    p = sub.add_parser("contracts", help="write docs/asyncapi.yaml and docs/events/schemas (--check: only compare)")
+    p.add_argument("--check", action="store_true", help="exit 1 if a committed file differs from the models")
+    p = sub.add_parser("reporting", help="reporting's read models")
+    p.add_argument("action", choices=["rebuild"])
+    p.add_argument("--batch", type=int, default=500, help="events per transaction (500)")
     a = ap.parse_args(argv)
+    if a.cmd == "contracts":  # before Settings(): it needs no configuration
+        from atiende import contracts
+
+        changed = contracts.write(check=a.check)
+        print("\n".join(changed) or "event contracts up to date")
+        if a.check and changed:
+            sys.exit(1)
+        return
     settings = Settings()
     configure_logging(settings.log_level, settings.log_json)
 
@@ -286,6 +325,11 @@ def main(argv: list[str] | None = None) -> None:
             asyncio.run(run_embedded(settings, a.host, not a.no_seed))
         except KeyboardInterrupt:
             pass
+    elif a.cmd == "serve" and a.service == "console":  # a frontend: no database, no broker
+        import uvicorn
+
+        uvicorn.run("console.app:from_env", factory=True, host=a.host, port=a.port or CONSOLE_PORT,
+                    workers=a.workers, log_config=None, access_log=False)
     elif a.cmd == "serve":
         if not settings.amqp_url or not settings.database_url:
             sys.exit("atiende serve needs ATIENDE_AMQP_URL and ATIENDE_DATABASE_URL "
@@ -309,3 +353,5 @@ def main(argv: list[str] | None = None) -> None:
         asyncio.run(dlq(settings, a.action, a.service, a.ids))
     elif a.cmd == "deliveries":
         asyncio.run(deliveries_unknown(settings, a.tenant, a.limit))
+    elif a.cmd == "reporting":
+        asyncio.run(reporting_rebuild(settings, max(1, a.batch)))

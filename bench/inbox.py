@@ -54,10 +54,10 @@ import httpx  # noqa: E402
 
 from services.intake.adapters import inbox_queries as iq  # noqa: E402
 from services.intake.adapters.db import outbox  # noqa: E402
-from services.intake.api.inbox import _search as search_terms  # noqa: E402
 from services.intake.domain import parties as party_rules  # noqa: E402
 from services.intake.domain.access import Principal, Role  # noqa: E402
 from services.intake.seed import DEMO_PASSWORD, demo_email  # noqa: E402
+from services.intake.service_layer.inbox import _search as search_terms  # noqa: E402
 from shared.db import Database  # noqa: E402
 
 PG = "postgresql://postgres@127.0.0.1:5432/"
@@ -294,28 +294,32 @@ async def samples(dsn: str) -> dict[str, Any]:
 
 # -- the server -------------------------------------------------------------------------------------
 class Server:
-    def __init__(self, env: dict[str, str], logfile: Path) -> None:
+    """``atiende serve <service>`` on a free port, ready once ``ready_path`` answers 200."""
+
+    def __init__(self, env: dict[str, str], logfile: Path, service: str = "intake", ready_path: str = "/ready") -> None:
         self.port = free_port()
         self.env = env
         self.logfile = logfile
+        self.service = service
+        self.ready_path = ready_path
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         out = open(self.logfile, "ab")  # noqa: SIM115 - owned by the child
-        self.proc = subprocess.Popen([sys.executable, "-m", "atiende", "serve", "intake", "--host", "127.0.0.1",
+        self.proc = subprocess.Popen([sys.executable, "-m", "atiende", "serve", self.service, "--host", "127.0.0.1",
                                       "--port", str(self.port)], env=self.env, cwd=ROOT, stdout=out,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         t0 = time.monotonic()
         while time.monotonic() - t0 < 90:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"intake exited: {self.logfile.read_text()[-3000:]}")
+                raise RuntimeError(f"{self.service} exited: {self.logfile.read_text()[-3000:]}")
             try:
-                if httpx.get(f"{self.base}/ready", timeout=3).status_code == 200:
+                if httpx.get(f"{self.base}{self.ready_path}", timeout=3).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(0.3)
-        raise RuntimeError(f"intake not ready: {self.logfile.read_text()[-3000:]}")
+        raise RuntimeError(f"{self.service} not ready: {self.logfile.read_text()[-3000:]}")
 
     @property
     def base(self) -> str:

@@ -1,6 +1,7 @@
 """One origin for frontends (issue 11 item 8): a single ASGI app that hands each request to the
 service that answers its path, so that a browser reaches intake's API and notifier's
-notifications (list and server-sent-event stream) from one origin with one token.
+notifications (list and server-sent-event stream) from one origin with one token; the agents'
+console (console/app.py, a frontend on that API) answers under /console.
 
 Embedded mode (``atiende run``) serves it on intake's port; docker-compose does the same with a
 reverse proxy (deploy/Caddyfile), whose routes ``tests/test_deploy_files.py`` checks against
@@ -26,9 +27,13 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("/deliveries", "notifier"),  # the delivery ledger's per-user view
     ("/cases/*/deliveries", "notifier"),  # a case's deliveries (the rest of /cases is intake's)
     ("/reports", "reporting"),
+    ("/contracts", "reporting"),  # the event contracts (AsyncAPI, JSON Schemas) for consumers
     ("/deadlines", "workflow"),
+    ("/console", "console"),  # the agents' console (console/app.py: a frontend, it answers under /console)
 )
 DEFAULT = "intake"
+# Apps the origin may do without: their paths answer 404 then (a test or a deployment without the console).
+OPTIONAL = frozenset({"console"})
 
 
 def _regex(pattern: str) -> re.Pattern[str]:
@@ -51,7 +56,7 @@ class OneOrigin:
     """ASGI dispatcher by path: ``apps`` maps a service name to its ASGI app."""
 
     def __init__(self, apps: Mapping[str, Any]) -> None:
-        missing = ({s for _, s in ROUTES} | {DEFAULT}) - set(apps)
+        missing = ({s for _, s in ROUTES} | {DEFAULT}) - set(apps) - OPTIONAL
         if missing:
             raise ValueError(f"one origin needs the apps of {sorted(missing)}")
         self.apps = dict(apps)
@@ -65,4 +70,10 @@ class OneOrigin:
                 elif message["type"] == "lifespan.shutdown":
                     await send({"type": "lifespan.shutdown.complete"})
                     return
-        await self.apps[service_for(scope.get("path", "/"))](scope, receive, send)
+        app = self.apps.get(service_for(scope.get("path", "/")))
+        if app is None:  # an optional app this origin was built without
+            await send({"type": "http.response.start", "status": 404,
+                        "headers": [(b"content-type", b"text/plain; charset=utf-8")]})
+            await send({"type": "http.response.body", "body": b"Not Found"})
+            return
+        await app(scope, receive, send)

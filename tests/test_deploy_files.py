@@ -37,6 +37,7 @@ ENV_EXAMPLE = ROOT / "deploy" / "atiende.env.example"
 DEPLOY_README = ROOT / "deploy" / "README.md"
 
 ATIENDE_SERVICES = {"intake": 8001, "workflow": 8002, "notifier": 8003, "reporting": 8004}
+FRONTENDS = {"console": 8005}  # served behind the proxy, not services on the bus
 INFRA_SERVICES = {"postgres", "rabbitmq", "mailpit"}
 ATIENDE_VARS = {
     "ATIENDE_TOKEN_SECRET",
@@ -824,7 +825,7 @@ def caddy_routes() -> tuple[list[tuple[list[str], str]], str | None, dict[str, s
         up = re.search(r"reverse_proxy\s+([\w.-]+):(\d+)", m.group(2))
         assert up, f"handle block without reverse_proxy: {m.group(0)!r}"
         service, port = up.group(1), int(up.group(2))
-        assert ATIENDE_SERVICES.get(service) == port, f"{service}:{port} is not an Atiende service's port"
+        assert {**ATIENDE_SERVICES, **FRONTENDS}.get(service) == port, f"{service}:{port} is not an Atiende service's port"
         blocks[service] = m.group(2)
         if m.group(1) is None:
             fallback = service

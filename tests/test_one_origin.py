@@ -62,7 +62,7 @@ def test_each_prefix_goes_to_its_service(path: str, service: str) -> None:
 
 def test_the_route_table() -> None:
     assert DEFAULT == "intake"
-    assert {s for _, s in ROUTES} == {"notifier", "reporting", "workflow"}
+    assert {s for _, s in ROUTES} == {"notifier", "reporting", "workflow", "console"}
     with pytest.raises(ValueError, match="notifier"):
         OneOrigin({"intake": object(), "workflow": object(), "reporting": object()})
 

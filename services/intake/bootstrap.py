@@ -9,6 +9,7 @@ from services.intake.adapters.repository import CatalogCache
 from services.intake.api import router
 from services.intake.domain.parties import MAX_IMPORT_BYTES
 from services.intake.handlers import HANDLERS
+from services.intake.service_layer.exports import ExportRunner
 from shared.contracts.envelope import Envelope
 from shared.messaging.bus import Bus
 from shared.runtime import ServiceRuntime
@@ -24,6 +25,8 @@ def build(settings: Settings, bus: Bus | None = None) -> ServiceRuntime:
                         # so the general limit stands a little above it.
                         body_limits={"/supplies/import": MAX_IMPORT_BYTES + 1024 * 1024})
     cache = rt.extras["catalog"] = CatalogCache(rt.db)
+    runner = rt.extras["exports"] = ExportRunner()  # R4.10: this process's export jobs
+    rt.extras.setdefault("closers", []).append(runner.close)
 
     async def catalog_changed(env: Envelope) -> None:
         # A catalog change made through any replica clears every replica's cache (not only the

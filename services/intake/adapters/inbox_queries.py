@@ -143,16 +143,19 @@ def _key_types(sort: str) -> tuple[type, ...]:
     return (int, datetime, uuid.UUID) if sort.lstrip("-") == "priority" else (datetime, uuid.UUID)
 
 
-def encode_cursor(sort: str, row: Any) -> str:
-    """shared/paging's codec; the list name carries the sort, so a cursor only continues its own sort."""
+def sort_values(sort: str, row: Any) -> list[Any]:
+    """A row's sort key: what the next page continues after (a decoded cursor)."""
     name = sort.lstrip("-")
     if name == "deadline":
-        keys: list[Any] = [row.due_key, row.id]
-    elif name == "created":
-        keys = [row.created_at, row.id]
-    else:
-        keys = [int(row.priority_rank), row.due_key, row.id]
-    return paging.encode_cursor(f"inbox:{sort}", *keys)
+        return [row.due_key, row.id]
+    if name == "created":
+        return [row.created_at, row.id]
+    return [int(row.priority_rank), row.due_key, row.id]
+
+
+def encode_cursor(sort: str, row: Any) -> str:
+    """shared/paging's codec; the list name carries the sort, so a cursor only continues its own sort."""
+    return paging.encode_cursor(f"inbox:{sort}", *sort_values(sort, row))
 
 
 def decode_cursor(cursor: str, sort: str) -> list[Any]:

@@ -7,15 +7,18 @@ from services.intake.api import (
     api_keys,
     assets,
     attachments,
+    audit,
     auth,
     case_actions,
     cases,
     catalog,
     followups,
     inbox,
+    inbox_export,
     interactions,
     parties,
     retention,
+    self_service,
     tasks,
     tenants,
     users,
@@ -23,5 +26,6 @@ from services.intake.api import (
 
 router = APIRouter()
 for module in (auth, tenants, users, api_keys, catalog, cases, case_actions, parties, assets,
-               interactions, tasks, attachments, followups, inbox, alerts, retention):
+               interactions, tasks, attachments, followups, inbox, inbox_export, alerts, retention,
+               self_service, audit):
     router.include_router(module.router)

@@ -20,66 +20,22 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, Field
 
 from services.intake.api.deps import CurrentPrincipal
+from services.intake.api.inbox_params import InboxParams, MineParams, inbox_request
 from services.intake.domain.access import Principal
-from services.intake.domain.lifecycle import Priority, Status
 from services.intake.service_layer import inbox as usecases
-from shared.fields import check_text
 from shared.openapi import problem_responses
-from shared.paging import DEFAULT_LIMIT, MAX_CURSOR_LENGTH, MAX_LIMIT, Page
+from shared.paging import Page
 from shared.refusals import forbidden
 from shared.runtime import runtime_of
 
 router = APIRouter(tags=["inbox"])
-
-Code = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,59}$")]
-CategoryPath = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,59}(/[a-z0-9][a-z0-9-]{0,59}){0,2}$")]
-Association = Literal["owner", "lessee", "property", "non_owner", "party", "asset"]
-Sort = Literal["deadline", "-deadline", "created", "-created", "priority", "-priority"]
-
-
-class MineParams(BaseModel):
-    """Query parameters of ``GET /inbox/mine`` (all of ``GET /inbox`` but ``responsible``)."""
-
-    model_config = ConfigDict(extra="forbid")
-    q: str | None = Field(default=None, max_length=200, description=(
-        "Free text: contact name, e-mail, phone, case number, subject (every word must appear; at least one "
-        "word of 3+ characters); a valid national id also finds its parties' cases"))
-    status: list[Status] = Field(default_factory=list, description=(
-        "Any of these states (repeat the parameter); default: new, in_execution, waiting_on_customer"))
-    type: list[Code] = Field(default_factory=list, description="Case type codes")
-    category: CategoryPath | None = Field(default=None, description=(
-        "A category path, e.g. medidor/cobranza: cases filed under it (any deeper level)"))
-    area: list[Code] = Field(default_factory=list)
-    project: list[Code] = Field(default_factory=list)
-    channel: list[Code] = Field(default_factory=list)
-    association: list[Association] = Field(default_factory=list)
-    priority: list[Priority] = Field(default_factory=list)
-    due_from: date | None = Field(default=None, description="Deadline (due day) on or after")
-    due_to: date | None = Field(default=None, description="Deadline (due day) on or before")
-    overdue: bool | None = Field(default=None, description=(
-        "true: overdue only (R4.8: the deadline passed unanswered; executing or finishing ends it — the "
-        "case resource's overdue); false: the rest"))
-    sort: Sort = Field(default="deadline", description="deadline | created | priority (urgent first); '-' reverses")
-    limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description=f"Rows per page (1–{MAX_LIMIT})")
-    cursor: str | None = Field(default=None, max_length=MAX_CURSOR_LENGTH, description="next_cursor of the previous page")
-
-    @field_validator("q", "cursor", mode="after")
-    @classmethod
-    def _safe_text(cls, value: str | None) -> str | None:
-        return check_text(value)  # type: ignore[no-any-return]
-    count: bool | None = Field(default=None, description="Compute the total (default: on the first page only)")
-
-
-class InboxParams(MineParams):
-    """Query parameters of ``GET /inbox``."""
-
-    responsible: list[str] = Field(default_factory=list, description="User ids, or 'me'")
+__all__ = ["InboxParams", "MineParams", "router"]
 
 
 class ContactOut(BaseModel):
@@ -147,19 +103,10 @@ async def my_cases(params: Annotated[MineParams, Query()], request: Request, p: 
     return await _inbox(request, p, params, ["me"])
 
 
-def _request(params: MineParams, responsible: list[str]) -> usecases.InboxRequest:
-    return usecases.InboxRequest(
-        q=params.q, statuses=tuple(s.value for s in params.status), types=tuple(params.type),
-        category=params.category, areas=tuple(params.area), projects=tuple(params.project),
-        channels=tuple(params.channel), associations=tuple(params.association),
-        priorities=tuple(x.value for x in params.priority), responsible=tuple(responsible),
-        due_from=params.due_from, due_to=params.due_to, overdue=params.overdue, sort=params.sort,
-        limit=params.limit, cursor=params.cursor, count=params.count)
-
-
 async def _inbox(request: Request, p: Principal, params: MineParams, responsible: list[str]) -> InboxPage:
     rt = runtime_of(request)
-    res = await usecases.inbox(rt.db, rt.extras["catalog"], p, _request(params, responsible))
+    res = await usecases.inbox(rt.db, rt.extras["catalog"], p, inbox_request(
+        params, responsible, limit=params.limit, cursor=params.cursor, count=params.count))
     return InboxPage(items=[_item(r) for r in res.rows], next_cursor=res.next_cursor, total=res.total,
                      total_exact=res.total_exact, limit=params.limit, sort=params.sort)
 

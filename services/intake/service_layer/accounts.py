@@ -112,7 +112,8 @@ async def invite(tx: Tx, tenant: Any, user: Any, settings: Settings) -> str:
     await _emit(tx, tenant.slug, "user.invited.v1", str(user.id), UserInvited(
         user_id=user.id, email=user.email, name=user.name, language=user.language or tenant.language,
         tenant_name=tenant.name, expires_at=expires,
-        setup_url=f"{settings.public_url.rstrip('/')}/auth/password-setup?token={token}"))
+        # The console's page (a browser opens the link), which posts to POST /auth/password-setup.
+        setup_url=f"{settings.public_url.rstrip('/')}/console/password-setup?token={token}"))
     return token
 
 

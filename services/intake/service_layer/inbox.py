@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -53,6 +54,18 @@ class InboxResult:
 
 
 async def inbox(db: Database, catalog: repo.CatalogCache, who: Principal, req: InboxRequest) -> InboxResult:
+    q = await prepare(catalog, who, req)
+    want_total = req.count if req.count is not None else req.cursor is None
+    async with db.read() as conn:
+        await iq.no_jit(conn)
+        rows, next_cursor = await iq.fetch_page(conn, q, who)
+        total, exact = (await iq.count(conn, q, who)) if want_total else (None, None)
+    return InboxResult(rows, next_cursor, total, exact, q.now)
+
+
+async def prepare(catalog: repo.CatalogCache, who: Principal, req: InboxRequest) -> iq.InboxQuery:
+    """The query ``req`` stands for, every bad parameter refused at once (422). The inbox export
+    (R4.10) prepares its query here too, so it selects and orders exactly the inbox's rows."""
     tenant = await catalog.tenant(who.tenant)
     assert tenant is not None
     errors = FieldErrors()
@@ -73,19 +86,37 @@ async def inbox(db: Database, catalog: repo.CatalogCache, who: Principal, req: I
                                   "Invalid page cursor; pass the next_cursor you received."),
                        "cursor_sort_mismatch" if sort else "invalid_cursor", where="query")
     errors.raise_if_any()
-    now = utcnow()
-    q = iq.InboxQuery(
-        tenant=who.tenant, now=now, statuses=tuple(dict.fromkeys(req.statuses)) or tuple(s.value for s in IN_PROGRESS),
+    return iq.InboxQuery(
+        tenant=who.tenant, now=utcnow(),
+        statuses=tuple(dict.fromkeys(req.statuses)) or tuple(s.value for s in IN_PROGRESS),
         words=words, national_id_key=national_key, types=req.types, areas=req.areas, projects=req.projects,
         channels=req.channels, associations=req.associations, priorities=req.priorities,
         responsible_ids=responsible_ids, category=tuple(req.category.split("/")) if req.category else (),
         due_from=req.due_from, due_to=req.due_to, overdue=req.overdue, sort=req.sort, limit=req.limit, after=after)
-    want_total = req.count if req.count is not None else req.cursor is None
+
+
+async def total(db: Database, q: iq.InboxQuery, who: Principal) -> tuple[int, bool]:
+    """The inbox's total for ``q`` (exact up to the cap, then an estimate), as ``GET /inbox`` says it."""
     async with db.read() as conn:
         await iq.no_jit(conn)
-        rows, next_cursor = await iq.fetch_page(conn, q, who)
-        total, exact = (await iq.count(conn, q, who)) if want_total else (None, None)
-    return InboxResult(rows, next_cursor, total, exact, now)
+        return await iq.count(conn, q, who)
+
+
+async def pages(db: Database, q: iq.InboxQuery, who: Principal) -> AsyncIterator[list[Any]]:
+    """Every row of ``q``, a keyset page of ``q.limit`` rows at a time, in the inbox's order: the
+    same statement ``GET /inbox`` runs, continued after each page's last row (so memory holds one
+    page, and a row is never seen twice). Each page is its own short read: a slow consumer
+    between pages holds no connection."""
+    q = replace(q)  # walking moves ``after``: the caller's query stays as given
+    while True:
+        async with db.read() as conn:
+            await iq.no_jit(conn)
+            rows, next_cursor = await iq.fetch_page(conn, q, who)
+        if rows:
+            yield rows
+        if next_cursor is None:
+            return
+        q.after = iq.sort_values(q.sort, rows[-1])
 
 
 def _responsibles(values: tuple[str, ...], who: Principal, errors: FieldErrors) -> tuple[uuid.UUID, ...]:
