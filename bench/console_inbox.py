@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import secrets
 import subprocess
@@ -37,7 +36,7 @@ sys.path.insert(0, str(HERE))  # bench/inbox.py, whose load and helpers are reus
 
 import asyncpg  # noqa: E402
 import httpx  # noqa: E402
-from inbox import AMQP_URL, PG, ROOT, TENANT, Server, broker_cleanup, load, log, pct, samples  # noqa: E402
+from inbox import AMQP_URL, PG, ROOT, TENANT, Server, load, log, pct, record, samples  # noqa: E402
 
 from services.intake.seed import DEMO_PASSWORD, demo_email  # noqa: E402
 
@@ -125,15 +124,7 @@ def main() -> None:
         intake.stop()
         if created:
             asyncio.run(database(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
-        try:
-            result["broker_deleted"] = len(asyncio.run(broker_cleanup(ns)))
-        except Exception as exc:  # noqa: BLE001 - report, do not mask the run's own error
-            result["broker_cleanup_error"] = repr(exc)
-        result["wall_s"] = round(time.monotonic() - started, 1)
-    line = json.dumps(result, ensure_ascii=False)
-    with open(RESULTS / "console_inbox.jsonl", "a") as f:
-        f.write(line + "\n")
-    print(line)
+        record(result, ns, started, "console_inbox")
     vs = result.get("views", {})
     if vs:
         log("p50 ≤ {:.1f} ms, p95 ≤ {:.1f} ms over {} views (target p95 ≤ 300 ms)".format(

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import secrets
 import subprocess
@@ -47,7 +46,7 @@ sys.path.insert(0, str(HERE))
 
 import asyncpg  # noqa: E402
 import httpx  # noqa: E402
-from inbox import AMQP_URL, EVERY, PG, RESULTS, TENANT, Server, broker_cleanup, load, log  # noqa: E402
+from inbox import AMQP_URL, EVERY, PG, RESULTS, TENANT, Server, load, log, record  # noqa: E402
 
 from services.intake.seed import DEMO_PASSWORD, demo_email  # noqa: E402
 
@@ -188,15 +187,7 @@ def main() -> None:
         server.stop()
         if created and not a.keep:
             asyncio.run(admin(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
-        try:
-            result["broker_deleted"] = len(asyncio.run(broker_cleanup(ns)))
-        except Exception as exc:  # noqa: BLE001 - report, do not mask the run's own error
-            result["broker_cleanup_error"] = repr(exc)
-        result["wall_s"] = round(time.monotonic() - started, 1)
-    line = json.dumps(result, ensure_ascii=False)
-    with open(RESULTS / "export.jsonl", "a") as f:
-        f.write(line + "\n")
-    print(line)
+        record(result, ns, started, "export")
 
 
 if __name__ == "__main__":

@@ -455,6 +455,20 @@ async def broker_cleanup(ns: str) -> list[str]:
     return await delete_broker_names(AMQP_URL, sorted(queues), [t.events_exchange, t.unrouted])
 
 
+def record(result: dict[str, Any], ns: str, started: float, name: str) -> None:
+    """The end of every benchmark run: delete its broker names, note the wall time, append the
+    result to bench/results/<name>.jsonl and print it."""
+    try:
+        result["broker_deleted"] = len(asyncio.run(broker_cleanup(ns)))
+    except Exception as exc:  # noqa: BLE001 - report, do not mask the run's own error
+        result["broker_cleanup_error"] = repr(exc)
+    result["wall_s"] = round(time.monotonic() - started, 1)
+    line = json.dumps(result, ensure_ascii=False)
+    with open(RESULTS / f"{name}.jsonl", "a") as f:
+        f.write(line + "\n")
+    print(line)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size", type=int, default=1_000_000)
@@ -529,15 +543,7 @@ def main() -> None:
                     await c.close()
 
             asyncio.run(drop())
-        try:
-            result["broker_deleted"] = len(asyncio.run(broker_cleanup(ns)))
-        except Exception as exc:  # noqa: BLE001 - report, do not mask the run's own error
-            result["broker_cleanup_error"] = repr(exc)
-        result["wall_s"] = round(time.monotonic() - started, 1)
-    line = json.dumps(result, ensure_ascii=False)
-    with open(RESULTS / "inbox.jsonl", "a") as f:
-        f.write(line + "\n")
-    print(line)
+        record(result, ns, started, "inbox")
     qs = result.get("queries", {})
     if qs:
         log("p50 ≤ {:.1f} ms, p95 ≤ {:.1f} ms over {} queries; wall {:.0f} s".format(
