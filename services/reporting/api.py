@@ -5,16 +5,17 @@ parameter naming another tenant is refused (422): a report never answers for ano
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import func, select
 
-from services.reporting import domain
+from services.reporting import domain, domain_reports
 from services.reporting.adapters.db import case_facts
 from services.reporting.adapters.priority_tables import priority_changes
+from services.reporting.adapters.report_queries import in_period, tenant_zone
 from shared.fields import SafeText
 from shared.openapi import problem_responses
 from shared.problems import language
@@ -36,18 +37,36 @@ def own_tenant(who: Caller, tenant: str | None) -> str:
     return who.tenant
 
 
+BAD_RANGE = ("«to» debe ser posterior a «from».", "'to' must be after 'from'.")
+
+
+def check_range(since: date | None, until: date | None) -> None:
+    """A period ``[from, to)`` must not be empty (422 on ``to``)."""
+    if since is not None and until is not None and until <= since:
+        raise invalid(field_error("to", BAD_RANGE, "invalid_range", where="query"))
+
+
 @router.get("/reports/case-counts", response_model=domain.CaseCounts, responses=problem_responses(401, 422))
-async def case_counts(request: Request, claims: CurrentCaller, tenant: TenantParam = None) -> domain.CaseCounts:
-    """How many cases the caller's tenant has, by status and by type (from the read model). Every
+async def case_counts(request: Request, claims: CurrentCaller, tenant: TenantParam = None,
+                      since: Annotated[date | None, Query(alias="from", description="First day (the tenant's), "
+                                                          "inclusive.")] = None,
+                      until: Annotated[date | None, Query(alias="to", description="Day after the last (the "
+                                                          "tenant's), exclusive.")] = None) -> domain.CaseCounts:
+    """How many cases the caller's tenant has, by status and by type (from the read model),
+    entered from ``from`` (inclusive) to ``to`` (exclusive), days on the tenant's wall clock. Every
     role reads it (R4.4: viewers read)."""
     tenant = own_tenant(claims, tenant)
+    check_range(since, until)
     lang = language(request)
     f = case_facts.c
     async with runtime_of(request).db.read() as conn:
-        by_status = (await conn.execute(select(f.status, func.count()).where(f.tenant == tenant)
+        zone = await tenant_zone(conn, tenant)
+        start, end = domain_reports.bounds(since, until, zone)
+        own = (f.tenant == tenant, *in_period(f.created_at, start, end))
+        by_status = (await conn.execute(select(f.status, func.count()).where(*own)
                                         .group_by(f.status).order_by(f.status))).all()
         by_type = (await conn.execute(select(f.type_code, func.max(f.type_name), func.count())
-                                      .where(f.tenant == tenant).group_by(f.type_code).order_by(f.type_code))).all()
+                                      .where(*own).group_by(f.type_code).order_by(f.type_code))).all()
     return domain.CaseCounts(
         tenant=tenant, total=sum(n for _, n in by_status),
         by_status=[domain.CountRow(key=s, label=domain.status_label(s, lang), count=n) for s, n in by_status],

@@ -5,9 +5,6 @@ the other restricted report (priority changes)."""
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -16,6 +13,8 @@ from sqlalchemy import select
 
 from services.reporting import domain
 from services.reporting.adapters.db import retention_offers, retentions
+from services.reporting.adapters.downloads import XLSX, csv_lines, xlsx_bytes
+from services.reporting.adapters.report_queries import tenant_zone
 from services.reporting.api import TenantParam, own_tenant
 from shared import clock
 from shared.fields import SafeText
@@ -28,25 +27,25 @@ from shared.sessions import Caller, CurrentCaller
 router = APIRouter(tags=["reports"])
 
 PeriodParam = Annotated[SafeText | None, Query(description="Month as YYYY-MM (default: the current month, "
-                                                           f"{domain.REPORT_TIMEZONE}).", examples=["2026-12"])]
+                                                           "in the tenant's time zone).", examples=["2026-12"])]
 READERS = {"admin", "supervisor"}
 FORBIDDEN = ("Sólo administradores y supervisores ven el reporte de comisiones.",
              "Only administrators and supervisors see the commission report.")
 BAD_PERIOD = ("El período debe ser un mes con la forma AAAA-MM, por ejemplo 2026-12.",
               "The period must be a month written YYYY-MM, for example 2026-12.")
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 async def _report(request: Request, who: Caller, tenant: str | None,
                   period: str | None) -> domain.RetentionCommissions:
     own = own_tenant(who, tenant)
     who.require_any(READERS, FORBIDDEN)
-    if period is None:
-        period = domain.period_of(clock.now())
-    elif not domain.valid_period(period):
+    if period is not None and not domain.valid_period(period):
         raise invalid(field_error("period", BAD_PERIOD, "invalid_period", where="query"))
     r, o = retentions.c, retention_offers.c
     async with runtime_of(request).db.read() as conn:
+        zone = await tenant_zone(conn, own)
+        if period is None:
+            period = domain.period_of(clock.now(), zone)
         rows = (await conn.execute(select(retentions).where(r.tenant == own, r.period == period))).all()
         offers: dict[Any, list[domain.OfferOut]] = {}
         if rows:
@@ -55,7 +54,7 @@ async def _report(request: Request, who: Caller, tenant: str | None,
             for m in made:
                 offers.setdefault(m.case_id, []).append(
                     domain.OfferOut(kind=m.kind, accepted=m.accepted, offered_at=m.offered_at))
-    return domain.commission_report(own, period, list(rows), offers)
+    return domain.commission_report(own, period, list(rows), offers, zone)
 
 
 def _disposition(report: domain.RetentionCommissions, lang: str, ext: str) -> dict[str, str]:
@@ -69,7 +68,7 @@ async def retention_commissions(request: Request, claims: CurrentCaller, tenant:
                                 period: PeriodParam = None) -> domain.RetentionCommissions:
     """R1.5: the month's successful retentions (registered desistances) per executive, sorted by the
     executive's name, each with its cases: number, policy, when, the offers accepted and every
-    offer made. A retention counts in the month it was registered (America/Santiago)."""
+    offer made. A retention counts in the month it was registered (the tenant's time zone)."""
     return await _report(request, claims, tenant, period)
 
 
@@ -82,19 +81,8 @@ async def retention_commissions_csv(request: Request, claims: CurrentCaller, ten
     one row per retained case; headers in Spanish, English with ``Accept-Language: en``."""
     report = await _report(request, claims, tenant, period)
     lang = language(request)
-    rows = domain.commission_rows(report, lang)
-
-    def lines() -> Iterator[str]:
-        buf = io.StringIO()
-        w = csv.writer(buf)
-        yield "\ufeff"
-        for row in [domain.COMMISSION_COLUMNS[lang], *rows]:
-            w.writerow([v.isoformat(sep=" ") if hasattr(v, "isoformat") else v for v in row])
-            yield buf.getvalue()
-            buf.seek(0)
-            buf.truncate()
-
-    return StreamingResponse(lines(), media_type="text/csv; charset=utf-8",
+    return StreamingResponse(csv_lines(domain.COMMISSION_COLUMNS[lang], domain.commission_rows(report, lang)),
+                             media_type="text/csv; charset=utf-8",
                              headers=_disposition(report, lang, "csv"))
 
 
@@ -104,15 +92,8 @@ async def retention_commissions_csv(request: Request, claims: CurrentCaller, ten
 async def retention_commissions_xlsx(request: Request, claims: CurrentCaller, tenant: TenantParam = None,
                                      period: PeriodParam = None) -> Response:
     """The commission report for HR as an Excel workbook (one sheet, one row per retained case)."""
-    from openpyxl import Workbook  # type: ignore[import-untyped]
-
     report = await _report(request, claims, tenant, period)
     lang = language(request)
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet(domain.COMMISSION_SHEET[lang])
-    ws.append(domain.COMMISSION_COLUMNS[lang])
-    for row in domain.commission_rows(report, lang):
-        ws.append(row)
-    out = io.BytesIO()
-    wb.save(out)
-    return Response(content=out.getvalue(), media_type=XLSX, headers=_disposition(report, lang, "xlsx"))
+    content = xlsx_bytes(domain.COMMISSION_SHEET[lang], domain.COMMISSION_COLUMNS[lang],
+                         domain.commission_rows(report, lang))
+    return Response(content=content, media_type=XLSX, headers=_disposition(report, lang, "xlsx"))

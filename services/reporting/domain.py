@@ -35,9 +35,8 @@ def status_label(status: str, language: str) -> str:
 
 
 # -- R1.5 commission report: successful retentions per executive per month ------------------------
-# reporting's case facts do not keep the tenant's time zone (case.created's tenant_timezone is not
-# copied), so a retention is filed under its month in the zone of the only tenants that have the
-# procedure (Chile).
+# A retention is filed under its month in the tenant's time zone (``tenant_zones``, from its
+# cases' case.created.v1); this zone is the default for a tenant reporting has no case of yet.
 REPORT_TIMEZONE = "America/Santiago"
 _PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
@@ -107,7 +106,7 @@ class RetentionCommissions(BaseModel):
 
 
 def commission_report(tenant: str, period: str, retained: list[Any],
-                      offers: dict[uuid.UUID, list[OfferOut]]) -> RetentionCommissions:
+                      offers: dict[uuid.UUID, list[OfferOut]], zone: str = REPORT_TIMEZONE) -> RetentionCommissions:
     """Group the period's retentions (rows with the ``retentions`` columns) by executive, sorted by
     the executive's name; each executive's cases by retention time."""
     groups: dict[uuid.UUID | None, list[Any]] = {}
@@ -123,7 +122,7 @@ def commission_report(tenant: str, period: str, retained: list[Any],
                                 offers=offers.get(r.case_id, [])) for r in rows]))
     executives.sort(key=lambda e: (e.executive_name is None, (e.executive_name or "").casefold(),
                                    str(e.executive_id)))
-    return RetentionCommissions(tenant=tenant, period=period, time_zone=REPORT_TIMEZONE,
+    return RetentionCommissions(tenant=tenant, period=period, time_zone=zone,
                                 total=len(retained), executives=executives)
 
 
@@ -134,6 +133,6 @@ def commission_rows(report: RetentionCommissions, language: str) -> list[list[An
         for c in e.cases:
             rows.append([e.executive_name or NO_EXECUTIVE.get(language, NO_EXECUTIVE["es"]),
                          str(e.executive_id) if e.executive_id else "", report.period, c.number,
-                         c.policy_code or "", local_time(c.retained_at),
+                         c.policy_code or "", local_time(c.retained_at, report.time_zone),
                          "; ".join(offer_label(k, language) for k in c.offers_accepted)])
     return rows

@@ -211,6 +211,9 @@ class CaseClockMet(_Payload):
     met_at: datetime
     due_at: datetime | None
     on_time: bool
+    # Business seconds the clock ran from its start to ``met_at``, pauses excluded (reporting's
+    # response times "in business time"; None from older publishers).
+    business_seconds: int | None = None
 
 
 class CaseClockBreached(_Payload):

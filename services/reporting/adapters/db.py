@@ -13,6 +13,10 @@ outbox, inbox = messaging_tables(metadata)
 progress = progress_table(metadata)  # events in order (shared/messaging/ordering.py)
 sessions = SessionCopies(metadata)  # token checks (shared/sessions.py)
 
+# The SLA clocks whose facts each case keeps (its latest cycle): ``<clock>_state`` (workflow's state),
+# ``_cycle``, ``_due_at``, ``_met_at``, ``_breached_at`` and ``_business_seconds`` (used until met).
+CLOCKS = ("first_response", "resolution")
+
 case_facts = Table(
     "case_facts", metadata,
     Column("case_id", Uuid(), primary_key=True),
@@ -25,8 +29,29 @@ case_facts = Table(
     Column("due_at", UTCDateTime(), nullable=True),
     Column("overdue_at", UTCDateTime(), nullable=True),
     Column("emails_sent", Integer, nullable=False),
+    # issue 13: what the SLA and workload reports group and filter by
+    Column("area", String(60), nullable=True),
+    Column("channel", String(60), nullable=True),
+    Column("project", String(60), nullable=True),
+    Column("responsible_id", Uuid(), nullable=True),
+    Column("responsible_name", String(200), nullable=True),  # None after a reassignment (the event has no name)
+    Column("priority", String(16), nullable=True),
+    Column("party_id", Uuid(), nullable=True),
+    Column("asset_id", Uuid(), nullable=True),
+    Column("time_zone", String(60), nullable=True),
+    Column("answered_at", UTCDateTime(), nullable=True),  # first response (first met)
+    Column("finished_at", UTCDateTime(), nullable=True),
+    Column("finished_status", String(24), nullable=True),
+    Column("reopened", Integer, nullable=False, server_default="0"),
+    Column("sla_revision", Integer, nullable=False, server_default="0"),  # case.sla_changed.v1's, highest wins
+    *(Column(f"{kind}_{name}", type_, nullable=True) for kind in CLOCKS for name, type_ in (
+        ("state", String(16)), ("cycle", Integer), ("due_at", UTCDateTime()), ("met_at", UTCDateTime()),
+        ("breached_at", UTCDateTime()), ("business_seconds", Integer))),
 )
 Index("case_facts_tenant_status", case_facts.c.tenant, case_facts.c.status)
+Index("case_facts_tenant_created", case_facts.c.tenant, case_facts.c.created_at)
+Index("case_facts_tenant_party", case_facts.c.tenant, case_facts.c.party_id)
+Index("case_facts_tenant_asset", case_facts.c.tenant, case_facts.c.asset_id)
 Index("case_facts_tenant_type", case_facts.c.tenant, case_facts.c.type_code)
 
 # Copies of intake's parties and assets (party.upserted.v1, asset.upserted.v1), for reports per

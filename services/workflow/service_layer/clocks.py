@@ -291,8 +291,13 @@ async def _met(tx: Tx, ct: CaseTime, kinds: tuple[str, ...], at: datetime, now: 
         ct.clocks[kind] = clock.meet(at)
         await ct.emit(tx, "case.clock_met.v1", CaseClockMet(
             case_id=ct.case_id, case_version=ct.row["case_version"], clock=kind, cycle=clock.cycle,
-            met_at=at, due_at=due, on_time=at <= due))
+            met_at=at, due_at=due, on_time=at <= due, business_seconds=_used_seconds(ct, clock, at)))
         await end_alert(tx, ct, clock, at, why)
+
+
+def _used_seconds(ct: CaseTime, clock: Clock, at: datetime) -> int:
+    """Business seconds ``clock`` ran from its start to ``at``, its pauses excluded."""
+    return max(0, ct.cal.elapsed(clock.started_at, at) - clock.paused_seconds(ct.cal, at))
 
 
 async def end_alert(tx: Tx, ct: CaseTime, clock: Clock, at: datetime, why: str) -> None:
@@ -337,7 +342,7 @@ async def on_finished(tx: Tx, env: Envelope, case_id: uuid.UUID, at: datetime, s
         due = res.due_at(ct.cal, now)
         await ct.emit(tx, "case.clock_met.v1", CaseClockMet(
             case_id=ct.case_id, case_version=ct.row["case_version"], clock="resolution", cycle=res.cycle,
-            met_at=at, due_at=due, on_time=at <= due))
+            met_at=at, due_at=due, on_time=at <= due, business_seconds=_used_seconds(ct, res, at)))
         if not attended:  # an executed case's alert has ended already
             await end_alert(tx, ct, res, at, "finished")
     await tx.conn.execute(update(case_deadlines).where(case_deadlines.c.case_id == case_id).values(status=status))

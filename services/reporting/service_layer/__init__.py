@@ -1,0 +1,1 @@
+"""reporting's use cases (rebuilding the read models from the event log)."""
