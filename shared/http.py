@@ -101,8 +101,9 @@ class CorrelationIdMiddleware:
 
         async def send_with_header(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], *extra]
+                headers = message.setdefault("headers", [])
+                have = {k.lower() for k, _ in headers}  # a route's own value wins (no doubled header)
+                message["headers"] = [*headers, *(h for h in extra if h[0] not in have)]
             await send(message)
 
         try:
