@@ -28,6 +28,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.logs import correlation_id
+from shared.metrics import HttpMetricsMiddleware
 from shared.openapi import install_openapi
 from shared.problems import install_problem_handlers, language, problem_response
 from shared.refusals import TITLES
@@ -37,9 +38,10 @@ STATIC_DOCS = "/static/docs"
 
 
 def make_app(title: str, settings: Settings, lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
-             description: str = "", body_limits: dict[str, int] | None = None) -> FastAPI:
-    """The FastAPI app of a service, without its routes (the runtime adds /health, /ready and the
-    service's router)."""
+             description: str = "", body_limits: dict[str, int] | None = None,
+             service: str | None = None) -> FastAPI:
+    """The FastAPI app of a service, without its routes (the runtime adds /health, /ready,
+    /metrics and the service's router). With ``service``, requests are timed for /metrics."""
     # fastapi-offline serves swagger-ui and redoc from the package's own copies. No validator
     # badge: it would call an outside host from every /docs page.
     app = FastAPIOffline(title=title, lifespan=lifespan, static_url=STATIC_DOCS,
@@ -56,7 +58,9 @@ def make_app(title: str, settings: Settings, lifespan: Callable[[FastAPI], Abstr
                            allow_headers=["Authorization", "Content-Type", "Accept-Language", "Idempotency-Key",
                                           "X-Correlation-ID", "X-API-Key"],
                            expose_headers=["X-Correlation-ID", "Retry-After", "Location"])
-    app.add_middleware(CorrelationIdMiddleware)  # outermost: refusals of the limits carry it too
+    app.add_middleware(CorrelationIdMiddleware)  # refusals of the limits carry it too
+    if service is not None:  # outermost: the time includes every middleware's
+        app.add_middleware(HttpMetricsMiddleware, service=service)
     return app
 
 

@@ -21,10 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy import Table
 
+from shared import metrics
 from shared.db import Database
 from shared.http import CorrelationIdMiddleware, make_app
 from shared.logs import configure_logging
@@ -88,6 +89,8 @@ class ServiceRuntime:
         self.started = False
         self.subscribed = False
         self._tasks: list[asyncio.Task[None]] = []
+        # Gauges read from tables when /metrics is scraped (shared/metrics.py); a service adds its own.
+        self.metrics_probes: list[metrics.Probe] = [metrics.outbox_probe(name, self.db)]
         self.app = self._create_app()
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -213,7 +216,7 @@ class ServiceRuntime:
             if started_here:
                 await runtime.stop()
 
-        app = make_app(self.title, self.settings, lifespan, body_limits=self.body_limits)
+        app = make_app(self.title, self.settings, lifespan, body_limits=self.body_limits, service=self.name)
         app.state.runtime = self
 
         @app.get("/health", tags=["ops"])
@@ -226,6 +229,13 @@ class ServiceRuntime:
             ok, checks = await runtime.readiness()
             return JSONResponse({"status": "ready" if ok else "not ready", "service": runtime.name,
                                  "checks": checks}, status_code=200 if ok else 503)
+
+        # For Prometheus on the internal network: no token, not in the schema; the public proxy
+        # answers 404 for it (deploy/Caddyfile).
+        @app.get("/metrics", include_in_schema=False)
+        async def metrics_text() -> Response:
+            return Response(await metrics.render(runtime.name, runtime.metrics_probes),
+                            media_type=metrics.CONTENT_TYPE_LATEST)
 
         if self.router is not None:
             app.include_router(self.router)

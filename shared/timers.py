@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy import Column, Index, MetaData, String, Table, and_, insert, select, update
 
+from shared import metrics
 from shared.db import Database, JsonType, Tx, UTCDateTime, utcnow
 from shared.migrations import big_id
 
@@ -124,8 +125,17 @@ class TimerPoller:
                     log.error("no handler for timer kind %s; left pending", row.kind)
                     continue
                 await fn(tx, row)
+        for row in rows:
+            if row.kind in self.fire:
+                metrics.timer_fired(self.db.schema, row.kind, (now - row.due_at).total_seconds())
         self.fired += len(fired_ids)
         return len(fired_ids)
+
+    def due_probe(self) -> metrics.Probe:
+        """``atiende_timers_due`` at scrape time: one count on the partial index of pending timers."""
+        t = self.timers
+        return metrics.gauge_probe(self.db.schema, self.db, metrics.timers_due, lambda: select(sa.func.count()).where(
+            t.c.fired_at.is_(None), t.c.cancelled_at.is_(None), t.c.due_at <= utcnow()))
 
     async def run(self) -> None:
         while True:

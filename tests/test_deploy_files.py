@@ -38,7 +38,7 @@ DEPLOY_README = ROOT / "deploy" / "README.md"
 
 ATIENDE_SERVICES = {"intake": 8001, "workflow": 8002, "notifier": 8003, "reporting": 8004}
 FRONTENDS = {"console": 8005}  # served behind the proxy, not services on the bus
-INFRA_SERVICES = {"postgres", "rabbitmq", "mailpit"}
+INFRA_SERVICES = {"postgres", "rabbitmq", "mailpit", "prometheus", "grafana"}
 ATIENDE_VARS = {
     "ATIENDE_TOKEN_SECRET",
     "ATIENDE_PUBLIC_URL",
@@ -823,6 +823,8 @@ def caddy_routes() -> tuple[list[tuple[list[str], str]], str | None, dict[str, s
     blocks: dict[str, str] = {}
     for m in re.finditer(r"^\s*handle(?:\s+@(\w+))?\s*\{(.*?)^\s*\}\s*$(?=\s*(?:@|handle|#|\}))", text, re.M | re.S):
         up = re.search(r"reverse_proxy\s+([\w.-]+):(\d+)", m.group(2))
+        if up is None and re.fullmatch(r"\s*respond\s+404\s*", m.group(2)):
+            continue  # answered by the proxy itself: not public (/metrics)
         assert up, f"handle block without reverse_proxy: {m.group(0)!r}"
         service, port = up.group(1), int(up.group(2))
         assert {**ATIENDE_SERVICES, **FRONTENDS}.get(service) == port, f"{service}:{port} is not an Atiende service's port"
@@ -911,3 +913,56 @@ def test_deploy_readme_explains_the_proxy() -> None:
     text = DEPLOY_README.read_text(encoding="utf-8")
     for needle in ["Caddy", "nginx", "proxy_buffering", "8080", "/notifications/stream", "deploy/Caddyfile"]:
         assert needle in text, f"deploy/README.md does not mention {needle!r}"
+
+
+# ---------------------------------------------------------------------------
+# observability: Prometheus and Grafana (issue 15)
+# ---------------------------------------------------------------------------
+
+PROMETHEUS_CONFIG = ROOT / "deploy" / "prometheus" / "prometheus.yml"
+GRAFANA_DIR = ROOT / "deploy" / "grafana"
+
+
+def test_prometheus_scrapes_exactly_the_four_services() -> None:
+    config = yaml.safe_load(PROMETHEUS_CONFIG.read_text(encoding="utf-8"))
+    targets = [(job.get("metrics_path", "/metrics"), target) for job in config["scrape_configs"]
+               for static in job["static_configs"] for target in static["targets"]]
+    assert sorted(targets) == sorted(("/metrics", f"{svc}:{port}") for svc, port in ATIENDE_SERVICES.items())
+
+
+def test_dashboard_queries_name_only_defined_metrics() -> None:
+    from shared.metrics import METRIC_NAMES
+
+    [dashboard] = (GRAFANA_DIR / "dashboards").glob("*.json")
+    panels = json.loads(dashboard.read_text(encoding="utf-8"))["panels"]
+    exprs = [t["expr"] for p in panels for t in p["targets"]]
+    assert exprs and all(p["datasource"]["uid"] == "prometheus" for p in panels)
+    for expr in exprs:
+        named = {re.sub(r"_(bucket|count|sum|total)$", "", n) for n in re.findall(r"\batiende_\w+", expr)}
+        assert named and named <= METRIC_NAMES, f"{expr!r} names {sorted(named - METRIC_NAMES)}"
+    assert any("case.clock_breached.v1" in e for e in exprs), "the SLA breaches panel"
+    datasource = yaml.safe_load((GRAFANA_DIR / "provisioning" / "datasources" / "prometheus.yml").read_text())
+    assert datasource["datasources"][0]["uid"] == "prometheus"
+    assert datasource["datasources"][0]["url"] == "http://prometheus:9090"
+
+
+def test_compose_runs_prometheus_and_grafana_provisioned(services: dict) -> None:
+    prom, graf = services["prometheus"], services["grafana"]
+    assert re.fullmatch(r"prom/prometheus:v\d+\.\d+\.\d+", prom["image"])
+    assert re.fullmatch(r"grafana/grafana:\d+\.\d+\.\d+", graf["image"])
+    assert "./deploy/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in prom["volumes"]
+    assert "./deploy/grafana/provisioning:/etc/grafana/provisioning:ro" in graf["volumes"]
+    assert "./deploy/grafana/dashboards:/var/lib/grafana/dashboards:ro" in graf["volumes"]
+    provider = yaml.safe_load((GRAFANA_DIR / "provisioning" / "dashboards" / "atiende.yml").read_text())
+    assert provider["providers"][0]["options"]["path"] == "/var/lib/grafana/dashboards"
+    assert ("127.0.0.1", "3000", "3000") in published_ports(graf)
+    assert set(depends_on_map(prom)) == set(ATIENDE_SERVICES)
+
+
+def test_proxy_does_not_expose_metrics() -> None:
+    text = "\n".join(line.split("#", 1)[0] for line in CADDYFILE.read_text(encoding="utf-8").splitlines())
+    matcher = re.search(r"^\s*@(\w+)\s+path\s+/metrics\s+/metrics/\*\s*$", text, re.M)
+    assert matcher, "a path matcher for /metrics"
+    assert re.search(rf"handle\s+@{matcher.group(1)}\s*\{{\s*respond\s+404\s*\}}", text)
+    first_handle = re.search(r"^\s*handle\b.*$", text, re.M)
+    assert first_handle and f"@{matcher.group(1)}" in first_handle.group(0), "before any route to a service"

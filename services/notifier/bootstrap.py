@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from services.notifier.adapters.db import inbox, outbox, progress, sessions
+from sqlalchemy import func, select
+
+from services.notifier.adapters.db import deliveries, inbox, outbox, progress, sessions
 from services.notifier.adapters.mailer import FolderMailer, Mailer, SmtpMailer
 from services.notifier.adapters.sms import SmsSender
 from services.notifier.api import router
@@ -17,6 +19,7 @@ from services.notifier.handlers import EmailDeliveries, SmsDeliveries, build_han
 from services.notifier.in_app import EVENT_TYPE as IN_APP_EVENT
 from services.notifier.in_app import LiveHub
 from services.notifier.sweeper import install as install_sweeper
+from shared import metrics
 from shared.messaging.bus import Bus
 from shared.runtime import HandlerMap, ServiceRuntime
 from shared.settings import Settings
@@ -49,6 +52,9 @@ def build(settings: Settings, bus: Bus | None = None, mailer: Mailer | None = No
     rt.extras["token_secret"] = settings.signing_secret()
     rt.extras["mailer"] = the_mailer
     rt.extras["sms"] = made["sms"]  # the status callbacks (api.py)
+    d = deliveries.c  # the scrape's count walks the partial index deliveries_unsettled (adapters/db.py)
+    rt.metrics_probes.append(metrics.gauge_probe(rt.name, rt.db, metrics.deliveries_unsettled, select(
+        d.channel, d.state, func.count()).where(d.state.in_(("pending", "sending", "unknown"))).group_by(d.channel, d.state)))
     install_sweeper(rt, made["email"], made["sms"])  # deliveries in doubt resolved; GET /deliveries/stats
     # In-app notifications: the API, and this replica's live streams fed from its own queue
     # <ns>.notifier.live.<replica-id> (services/notifier/in_app.py).

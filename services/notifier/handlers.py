@@ -35,6 +35,7 @@ from services.notifier.adapters.mailer import Mailer
 from services.notifier.adapters.rules_tables import for_tenant
 from services.notifier.adapters.sms import SentSms, SmsOutcomeUnknown, SmsRejected, SmsSender
 from services.notifier.in_app import add_in_app
+from shared import metrics
 from shared.contracts.envelope import Envelope
 from shared.contracts.events import (
     CaseAssigned,
@@ -260,6 +261,7 @@ class EmailDeliveries:
             completed = [env for env in envs if env.id not in failed_events]
             if completed:
                 await mark_handled(tx, completed)
+        metrics.delivery_reached("email", "sent", len(sent))
         if failures:
             errors = [exc for _, exc in failures]
             retryable = [e for e in errors if not isinstance(e, PermanentError)]
@@ -393,6 +395,7 @@ async def record_sms_state(tx: Tx, row: Any, provider_status: str, error_code: s
     if error is not None or state in SMS_FAILED:
         values["last_error"] = (error or f"{state} at the provider (error {error_code})")[:1000]
     await tx.conn.execute(update(deliveries).where(d.id == row.id).values(**values))
+    metrics.delivery_reached("sms", state)
     if state in SMS_FAILED:
         failed = NotificationFailed(delivery_id=row.id, case_id=row.case_id, channel="sms", template=row.template,
                                     recipient_role=row.recipient_role, recipient=mask_number(row.recipient),

@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.notifier.adapters.db import deliveries, inbox
 from services.notifier.adapters.sms import SentSms, SmsOutcomeUnknown, SmsRejected
 from services.notifier.handlers import SOURCE, lease_expired, mask_number, record_sms_state
+from shared import metrics
 from shared.contracts.envelope import Envelope
 from shared.contracts.events import NotificationFailed, NotificationSent
 from shared.db import Database, Tx, utcnow
@@ -147,6 +148,7 @@ class Sweeper:
             await tx.emit(self._event(row, "notification.sent.v1", NotificationSent(
                 delivery_id=row.id, case_id=row.case_id, channel="email", template=row.template,
                 recipient_role=row.recipient_role, sent_at=now).model_dump(mode="json")))
+        metrics.delivery_reached("email", "sent")
         self.counts["email_resent" if row.state in IN_DOUBT_STATES else "email_sent_late"] += 1
         log.info("e-mail delivery %s re-sent (was %s)", row.id, row.state)
 
@@ -206,6 +208,7 @@ class Sweeper:
                         delivery_id=row.id, case_id=row.case_id, channel="email", template=row.template,
                         recipient_role=row.recipient_role, recipient=row.recipient, state="failed",
                         error=f"gave up after {attempts} attempts: {error}"[:1000], at=now).model_dump(mode="json")))
+                    metrics.delivery_reached("email", "failed")
                 self.counts["failed"] += 1
                 log.error("delivery %s failed after %d attempts: %s", row.id, attempts, error)
                 return

@@ -19,6 +19,7 @@ def build(settings: Settings, bus: Bus | None = None) -> ServiceRuntime:
     def timer_worker(rt: ServiceRuntime):  # type: ignore[no-untyped-def]
         poller = TimerPoller(rt.db, timers, TIMER_FIRINGS, tick_s=settings.timer_tick_s, batch=settings.timer_batch)
         rt.extras["timers"] = poller
+        rt.metrics_probes.append(poller.due_probe())  # atiende_timers_due at scrape (shared/metrics.py)
         return poller.run
 
     rt = ServiceRuntime("workflow", settings, outbox=outbox, inbox=inbox, migrations=MIGRATIONS,

@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from shared import metrics
 from shared.contracts.envelope import Envelope
 from shared.db import _sqlite_pragmas
 from shared.logs import correlation_id
@@ -181,6 +182,7 @@ class LocalBus:
 
     async def _deliver(self, service: str, row, handler: MessageHandler) -> None:  # type: ignore[no-untyped-def]
         token = correlation_id.set(None)
+        started = time.perf_counter()
         try:
             env = Envelope.from_bytes(row.body)
             correlation_id.set(env.correlationid or str(env.id))
@@ -190,7 +192,9 @@ class LocalBus:
         except Exception as exc:
             permanent = isinstance(exc, PermanentError | ValueError)
             extra = {"service": service, "event_id": row.event_id, "event_type": row.type, "attempt": row.attempt}
-            if permanent or row.attempt >= self.max_attempts:
+            dead = permanent or row.attempt >= self.max_attempts
+            metrics.event_failed(handler, service, row.type, dead=dead, seconds=time.perf_counter() - started)
+            if dead:
                 log.error("dead-lettering after %d attempt(s): %s", row.attempt, describe_error(exc), extra=extra)
                 values = {"dead": 1, "error": describe_error(exc)}
             else:

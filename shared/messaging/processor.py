@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +40,7 @@ from typing import Any
 from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from shared import metrics
 from shared.contracts.envelope import Envelope
 from shared.contracts.events import parse_data
 from shared.db import Database, Tx, insert_many_ignoring_duplicates, utcnow
@@ -71,6 +73,8 @@ async def only_progress(tx: Tx, env: Envelope) -> None:
 
 
 class EventProcessor:
+    counts_metrics = True  # the bus counts this consumer's failures (shared/metrics.py)
+
     def __init__(self, service: str, db: Database, inbox: Table, handlers: dict[str, Handler | TxHandler],
                  *, progress: Table | None = None) -> None:
         self.service = service
@@ -99,12 +103,14 @@ class EventProcessor:
         if env.type not in self.handlers:
             return  # not ours (a binding left from an older version): ack and move on
         parse_data(env.type, env.data)  # contract check: a bad payload is permanent (ValueError)
+        started = time.perf_counter()
         for delay in (*QUICK_RETRY_DELAYS_S, None):
             try:
                 if self._two_phase_handler(env):
                     await self._two_phase([env])
                 else:
                     await self._atomic([env])
+                metrics.events_handled(self.service, [env], time.perf_counter() - started)
                 return
             except NotYet:
                 if delay is None:
@@ -122,12 +128,14 @@ class EventProcessor:
                 ids.add(env.id)
                 mine.append(env)
         mine = ordering.in_subject_order(mine)
+        started = time.perf_counter()
         atomic = [e for e in mine if not self._two_phase_handler(e)]
         two_phase = [e for e in mine if self._two_phase_handler(e)]
         if atomic:
             await self._atomic(atomic)
         if two_phase:
             await self._two_phase(two_phase)
+        metrics.events_handled(self.service, mine, time.perf_counter() - started)
 
     async def _atomic(self, envs: list[Envelope]) -> None:
         async with self.db.transaction() as tx:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -32,6 +33,7 @@ from aio_pika.abc import (
     AbstractRobustQueue,
 )
 
+from shared import metrics
 from shared.contracts.envelope import Envelope
 from shared.faults import crash_point
 from shared.logs import correlation_id
@@ -215,6 +217,7 @@ class RabbitBus:
     async def _handle(self, service: str, msg: AbstractIncomingMessage, handler: MessageHandler) -> None:
         attempt = int(str((msg.headers or {}).get("x-atiende-attempt", 1) or 1))
         token = correlation_id.set(msg.correlation_id)
+        started = time.perf_counter()
         try:
             try:
                 env = Envelope.from_bytes(msg.body)
@@ -223,7 +226,8 @@ class RabbitBus:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                await self._after_failure(service, msg, attempt, exc)
+                dead = await self._after_failure(service, msg, attempt, exc)
+                metrics.event_failed(handler, service, msg.type or "", dead=dead, seconds=time.perf_counter() - started)
                 return
             crash_point(f"crash-before-ack:{msg.type}")  # tests only: committed, not yet acked
             await msg.ack()
@@ -276,14 +280,16 @@ class RabbitBus:
         await asyncio.gather(*(msg.ack() for msg in msgs))  # one flush for all, not one loop turn each
 
     async def _after_failure(self, service: str, msg: AbstractIncomingMessage, attempt: int,
-                             exc: Exception) -> None:
+                             exc: Exception) -> bool:
+        """Park the failed message in a retry queue or the DLQ; returns whether it was the DLQ."""
         t = self.topology
         permanent = isinstance(exc, PermanentError | ValueError)
+        dead = permanent or attempt >= self.max_attempts
         extra = {"service": service, "event_id": msg.message_id, "event_type": msg.type, "attempt": attempt}
         headers = dict(msg.headers or {})
         headers.update({"x-atiende-error": describe_error(exc), "x-atiende-failed-service": service})
         try:
-            if permanent or attempt >= self.max_attempts:
+            if dead:
                 log.error("dead-lettering after %d attempt(s): %s", attempt, describe_error(exc), extra=extra,
                           exc_info=exc)
                 headers["x-atiende-attempt"] = attempt
@@ -298,6 +304,7 @@ class RabbitBus:
             log.error("could not move failed message: %r", pub_exc, extra=extra)
             if not msg.channel.is_closed:
                 await msg.nack(requeue=True)
+        return dead
 
     async def consumer_count(self, service: str) -> int:
         if not self.connected or service not in self._consume_channels:
