@@ -160,8 +160,15 @@ class Api:
         return dict(await self._get(s, f"/cases/{case_id}/history", params))
 
     async def deliveries(self, s: Session, case_id: str) -> list[dict[str, Any]]:
-        """notifier's deliveries for the case (e-mail, SMS, in-app: to whom, state)."""
-        return list(await self._get(s, f"/cases/{case_id}/deliveries"))
+        """notifier's deliveries for the case (e-mail, SMS, in-app: to whom, state). notifier learns
+        of a case from its events, a moment after intake: until then it answers 404, which here
+        means "nothing delivered yet" (intake, asked first, has already said the case exists)."""
+        try:
+            return list(await self._get(s, f"/cases/{case_id}/deliveries"))
+        except ApiError as e:
+            if e.status == 404:
+                return []
+            raise
 
     async def case_action(self, s: Session, case_id: str, action: str, body: dict[str, Any] | None) -> Any:
         """One of the case's actions (execute, comments, finish, pause, resume, reopen, priority, assign)."""
