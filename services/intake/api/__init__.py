@@ -18,6 +18,7 @@ from services.intake.api import (
     interactions,
     parties,
     retention,
+    saved_views,
     self_service,
     tasks,
     tenants,
@@ -27,5 +28,5 @@ from services.intake.api import (
 router = APIRouter()
 for module in (auth, tenants, users, api_keys, catalog, cases, case_actions, parties, assets,
                interactions, tasks, attachments, followups, inbox, inbox_export, alerts, retention,
-               self_service, audit):
+               self_service, audit, saved_views):
     router.include_router(module.router)
