@@ -20,7 +20,22 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from console.api_client import Api, ApiError
-from console.pages import auth, bell, case, create, inbox, self_service
+from console.pages import (
+    admin_catalog,
+    admin_templates,
+    admin_users,
+    auth,
+    bell,
+    case,
+    create,
+    inbox,
+    interactions,
+    parties,
+    reports,
+    self_service,
+    tasks,
+    work_orders,
+)
 from console.web import HERE, PREFIX, TOKEN_COOKIE, LoginRequired, is_htmx, lang_of, render
 
 
@@ -37,7 +52,8 @@ def create_app(api_base_url: str, transport: httpx.AsyncBaseTransport | None = N
     app.state.api = api
     app.mount(f"{PREFIX}/static", StaticFiles(directory=HERE / "static"), name="static")
     # create before case: /cases/new is not a case id.
-    for screen in (auth, inbox, create, case, bell, self_service):
+    for screen in (auth, inbox, create, case, bell, self_service, tasks, work_orders, interactions, parties, admin_users,
+                   admin_catalog, admin_templates, reports):
         app.include_router(screen.router, prefix=PREFIX)
 
     @app.get(PREFIX, include_in_schema=False)

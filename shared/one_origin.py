@@ -26,6 +26,8 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("/sms/status", "notifier"),  # Twilio's status callbacks
     ("/deliveries", "notifier"),  # the delivery ledger's per-user view
     ("/cases/*/deliveries", "notifier"),  # a case's deliveries (the rest of /cases is intake's)
+    ("/notification-templates", "notifier"),  # the admins' templates and their preview (api_admin.py)
+    ("/notification-rules", "notifier"),  # the admins' notification rules (api_admin.py)
     ("/reports", "reporting"),
     ("/contracts", "reporting"),  # the event contracts (AsyncAPI, JSON Schemas) for consumers
     ("/deadlines", "workflow"),

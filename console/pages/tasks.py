@@ -17,11 +17,11 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 
 from console import i18n
 from console.api_client import ApiError, Params
-from console.web import CurrentVisit, Visit, api_of, form_text, is_htmx, page
+from console.web import PREFIX, CurrentVisit, Visit, api_of, form_text, is_htmx, page
 
 router = APIRouter()
 PAGE_SIZE = 25
@@ -91,7 +91,9 @@ def may_close(me: dict[str, Any], task: dict[str, Any]) -> bool:
 def _query(request: Request) -> dict[str, str]:
     """This page's query (the API's names): status, case_id, cursor."""
     qp = request.query_params
-    status = qp.get("status") if qp.get("status") in STATUSES else ("all" if qp.get("case_id") else "open")
+    status = qp.get("status") or ""
+    if status not in STATUSES:
+        status = "all" if qp.get("case_id") else "open"
     return {"status": status, **{k: qp[k] for k in ("case_id", "cursor") if qp.get(k)}}
 
 
@@ -121,6 +123,13 @@ async def _list(request: Request, v: Visit, *, closed: dict[str, Any] | None = N
 @router.get("/tasks")
 async def task_inbox(request: Request, v: CurrentVisit) -> Response:
     return await _list(request, v)
+
+
+@router.get("/tasks/{task_id}/close")
+async def back_to_tasks(request: Request) -> Response:
+    """After a plain form post the address is the form's (e.g. the language switch returns there)."""
+    query = request.url.query
+    return RedirectResponse(f"{PREFIX}/tasks" + (f"?{query}" if query else ""), status_code=303)
 
 
 @router.post("/tasks/{task_id}/close")
