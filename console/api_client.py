@@ -83,7 +83,7 @@ class Api:
     async def aclose(self) -> None:
         await self.http.aclose()
 
-    # -- plumbing ---------------------------------------------------------------------------------
+    # -- plumbing (internal) ----------------------------------------------------------------------
     @staticmethod
     def _headers(s: Session | None, lang: str = "es") -> dict[str, str]:
         h = {"Accept-Language": s.lang if s else lang, "Accept": "application/json"}
@@ -92,79 +92,125 @@ class Api:
         return h
 
     @staticmethod
-    def _check(r: httpx.Response) -> httpx.Response:
-        if r.status_code == 401:
+    def _check(r: httpx.Response, anonymous: bool = False) -> httpx.Response:
+        """A refusal raises ``ApiError``; a 401 on a session's call raises ``Unauthenticated`` (log
+        in again). On an ``anonymous`` one (log-in, public pages) a 401 is a refusal to show."""
+        if r.status_code == 401 and not anonymous:
             raise Unauthenticated(**vars(ApiError.of(r)))
         if r.status_code >= 400:
             raise ApiError.of(r)
         return r
 
-    async def _get(self, s: Session, path: str, params: Params | None = None) -> Any:
-        return self._check(await self.http.get(path, params=params, headers=self._headers(s))).json()
-
-    async def _post(self, s: Session, path: str, body: Any | None = None) -> Any:
-        r = self._check(await self.http.post(path, json=body if body is not None else {}, headers=self._headers(s)))
+    @staticmethod
+    def _decoded(r: httpx.Response) -> Any:
         return r.json() if r.content and r.headers.get("content-type", "").endswith("json") else None
 
-    # -- accounts ---------------------------------------------------------------------------------
-    async def log_in(self, tenant: str, email: str, password: str, lang: str) -> str:
-        r = await self.http.post("/auth/token", data={"username": email, "password": password, "tenant": tenant},
-                                 headers=self._headers(None, lang))
-        if r.status_code >= 400:  # a wrong password is 401 here: a refusal to show, not a lost session
-            raise ApiError.of(r)
-        return str(r.json()["access_token"])
+    # -- generic calls: what pages use for any path of the public API ------------------------------
+    async def request(self, s: Session | None, method: str, path: str, *, json: Any | None = None,
+                      params: Params | None = None, content: bytes | str | None = None,
+                      headers: dict[str, str] | None = None, lang: str = "es") -> httpx.Response:
+        """One call with the session's token and language (``s=None``: an anonymous call in
+        ``lang``); ``headers`` are added to (or override) the console's. Returns the response once
+        checked: a refusal raises ``ApiError`` (``Unauthenticated`` for a session's 401)."""
+        sent = {**self._headers(s, lang), **(headers or {})}
+        r = await self.http.request(method, path, json=json, params=params, content=content, headers=sent)
+        return self._check(r, anonymous=s is None)
 
-    async def log_out(self, s: Session) -> None:
-        with contextlib.suppress(ApiError):  # already revoked or expired: logged out anyway
-            await self._post(s, "/auth/logout")
+    async def call(self, s: Session | None, method: str, path: str, *, body: Any | None = None,
+                   params: Params | None = None) -> Any:
+        """A JSON call: the decoded answer (``None`` for an empty one such as 204)."""
+        return self._decoded(await self.request(s, method, path, json=body, params=params))
 
-    async def set_password(self, token: str, password: str, lang: str) -> None:
-        r = await self.http.post("/auth/password-setup", json={"token": token, "password": password},
-                                 headers=self._headers(None, lang))
-        if r.status_code >= 400:
-            raise ApiError.of(r)
+    async def get(self, s: Session | None, path: str, params: Params | None = None) -> Any:
+        return await self.call(s, "GET", path, params=params)
 
-    async def me(self, s: Session) -> dict[str, Any]:
-        return dict(await self._get(s, "/auth/me"))
+    async def post(self, s: Session | None, path: str, body: Any | None = None) -> Any:
+        return await self.call(s, "POST", path, body=body if body is not None else {})
 
-    async def tenant(self, s: Session) -> dict[str, Any]:
-        return dict(await self._get(s, "/tenant"))
+    async def patch(self, s: Session | None, path: str, body: Any | None = None) -> Any:
+        return await self.call(s, "PATCH", path, body=body if body is not None else {})
 
-    async def user(self, s: Session, user_id: str) -> dict[str, Any]:
-        return dict(await self._get(s, f"/users/{user_id}"))
+    async def put(self, s: Session | None, path: str, body: Any | None = None) -> Any:
+        return await self.call(s, "PUT", path, body=body if body is not None else {})
 
-    async def users(self, s: Session) -> list[dict[str, Any]]:
-        """The tenant's active users (every page: assignment lists all of them)."""
-        out: list[dict[str, Any]] = []
+    async def delete(self, s: Session | None, path: str, params: Params | None = None) -> Any:
+        return await self.call(s, "DELETE", path, params=params)
+
+    async def all_pages(self, s: Session, path: str, params: dict[str, Any] | None = None) -> list[Any]:
+        """Every item of a paged list (shared/paging.py's ``items`` + ``next_cursor``)."""
+        out: list[Any] = []
         cursor: str | None = None
         while True:
-            params: dict[str, Any] = {"active": "true", "limit": 200, **({"cursor": cursor} if cursor else {})}
-            page = await self._get(s, "/users", params)
+            page = await self.get(s, path, {**(params or {}), "limit": 200, **({"cursor": cursor} if cursor else {})})
             out += page["items"]
             cursor = page.get("next_cursor")
             if not cursor:
                 return out
 
+    async def open_stream(self, s: Session, path: str, params: Params | None = None,
+                          headers: dict[str, str] | None = None, live: bool = False) -> httpx.Response:
+        """A GET whose body is read as it comes (an export, a chart; ``live``: server-sent events,
+        which may stay quiet for long: no read timeout). A refusal raises like any call (the
+        response already closed); otherwise the caller must ``await r.aclose()`` when done (e.g.
+        as a ``StreamingResponse``'s background task)."""
+        sent = {**self._headers(s), **(headers or {})}
+        timeout = httpx.Timeout(15.0, read=None) if live else self.http.timeout
+        req = self.http.build_request("GET", path, params=params, headers=sent, timeout=timeout)
+        r = await self.http.send(req, stream=True)
+        if r.status_code >= 400:
+            await r.aread()
+            await r.aclose()
+            self._check(r)
+        return r
+
+    # -- accounts ---------------------------------------------------------------------------------
+    async def log_in(self, tenant: str, email: str, password: str, lang: str) -> str:
+        # No session: a wrong password (401 here) is a refusal to show, not a lost session.
+        r = await self.http.post("/auth/token", data={"username": email, "password": password, "tenant": tenant},
+                                 headers=self._headers(None, lang))
+        return str(self._check(r, anonymous=True).json()["access_token"])
+
+    async def log_out(self, s: Session) -> None:
+        with contextlib.suppress(ApiError):  # already revoked or expired: logged out anyway
+            await self.post(s, "/auth/logout")
+
+    async def set_password(self, token: str, password: str, lang: str) -> None:
+        await self.request(None, "POST", "/auth/password-setup", json={"token": token, "password": password},
+                           lang=lang)
+
+    async def me(self, s: Session) -> dict[str, Any]:
+        return dict(await self.get(s, "/auth/me"))
+
+    async def tenant(self, s: Session) -> dict[str, Any]:
+        return dict(await self.get(s, "/tenant"))
+
+    async def user(self, s: Session, user_id: str) -> dict[str, Any]:
+        return dict(await self.get(s, f"/users/{user_id}"))
+
+    async def users(self, s: Session) -> list[dict[str, Any]]:
+        """The tenant's active users (every page: assignment lists all of them)."""
+        return await self.all_pages(s, "/users", {"active": "true"})
+
     # -- cases ------------------------------------------------------------------------------------
     async def inbox(self, s: Session, params: Params) -> dict[str, Any]:
-        return dict(await self._get(s, "/inbox", params))
+        return dict(await self.get(s, "/inbox", params))
 
     async def case(self, s: Session, case_id: str) -> dict[str, Any]:
-        return dict(await self._get(s, f"/cases/{case_id}"))
+        return dict(await self.get(s, f"/cases/{case_id}"))
 
     async def sla(self, s: Session, case_id: str) -> dict[str, Any]:
-        return dict(await self._get(s, f"/cases/{case_id}/sla"))
+        return dict(await self.get(s, f"/cases/{case_id}/sla"))
 
     async def history(self, s: Session, case_id: str, cursor: str | None = None, limit: int = 100) -> dict[str, Any]:
         params: dict[str, Any] = {"limit": limit, **({"cursor": cursor} if cursor else {})}
-        return dict(await self._get(s, f"/cases/{case_id}/history", params))
+        return dict(await self.get(s, f"/cases/{case_id}/history", params))
 
     async def deliveries(self, s: Session, case_id: str) -> list[dict[str, Any]]:
         """notifier's deliveries for the case (e-mail, SMS, in-app: to whom, state). notifier learns
         of a case from its events, a moment after intake: until then it answers 404, which here
         means "nothing delivered yet" (intake, asked first, has already said the case exists)."""
         try:
-            return list(await self._get(s, f"/cases/{case_id}/deliveries"))
+            return list(await self.get(s, f"/cases/{case_id}/deliveries"))
         except ApiError as e:
             if e.status == 404:
                 return []
@@ -172,61 +218,54 @@ class Api:
 
     async def case_action(self, s: Session, case_id: str, action: str, body: dict[str, Any] | None) -> Any:
         """One of the case's actions (execute, comments, finish, pause, resume, reopen, priority, assign)."""
-        return await self._post(s, f"/cases/{case_id}/{action}", body)
+        return await self.post(s, f"/cases/{case_id}/{action}", body)
 
     async def create_case(self, s: Session, body: dict[str, Any]) -> dict[str, Any]:
-        return dict(await self._post(s, "/cases", body))
+        return dict(await self.post(s, "/cases", body))
 
     async def parties_by_national_id(self, s: Session, national_id: str) -> list[dict[str, Any]]:
-        return list((await self._get(s, "/parties", {"national_id": national_id, "limit": 2}))["items"])
+        return list((await self.get(s, "/parties", {"national_id": national_id, "limit": 2}))["items"])
 
     # -- catalog ----------------------------------------------------------------------------------
     async def case_types(self, s: Session) -> list[dict[str, Any]]:
-        return list(await self._get(s, "/catalog/case-types", {"active": "true"}))
+        return list(await self.get(s, "/catalog/case-types", {"active": "true"}))
 
     async def entries(self, s: Session, kind: str) -> list[dict[str, Any]]:
         """A catalog list: ``channels``, ``areas`` or ``projects`` (each with code, name_es, name_en)."""
-        return [e for e in await self._get(s, f"/catalog/{kind}") if e.get("active", True)]
+        return [e for e in await self.get(s, f"/catalog/{kind}") if e.get("active", True)]
 
     async def case_type(self, s: Session, code: str) -> dict[str, Any]:
-        return dict(await self._get(s, f"/catalog/case-types/{code}"))
+        return dict(await self.get(s, f"/catalog/case-types/{code}"))
 
     # -- the bell: alerts (R4.8) and in-app notifications (R4.7) -----------------------------------
     async def alerts(self, s: Session, limit: int = 20) -> dict[str, Any]:
-        return dict(await self._get(s, "/alerts", {"limit": limit}))
+        return dict(await self.get(s, "/alerts", {"limit": limit}))
 
     async def alerts_unread(self, s: Session) -> int:
-        return int((await self._get(s, "/alerts/unread-count"))["unread"])
+        return int((await self.get(s, "/alerts/unread-count"))["unread"])
 
     async def alerts_seen(self, s: Session) -> None:
-        await self._post(s, "/alerts/seen", {"alert_ids": []})
+        await self.post(s, "/alerts/seen", {"alert_ids": []})
 
     async def notifications(self, s: Session, limit: int = 20) -> dict[str, Any]:
-        return dict(await self._get(s, "/notifications", {"limit": limit}))
+        return dict(await self.get(s, "/notifications", {"limit": limit}))
 
     async def notifications_unread(self, s: Session) -> int:
-        return int((await self._get(s, "/notifications/unread-count"))["unread"])
+        return int((await self.get(s, "/notifications/unread-count"))["unread"])
 
     async def notification_read(self, s: Session, notification_id: str) -> None:
-        await self._post(s, f"/notifications/{notification_id}/read")
+        await self.post(s, f"/notifications/{notification_id}/read")
 
     async def notifications_read_all(self, s: Session) -> None:
-        await self._post(s, "/notifications/read-all")
+        await self.post(s, "/notifications/read-all")
 
     @contextlib.asynccontextmanager
     async def notification_stream(self, s: Session, last_event_id: str | None) -> AsyncIterator[httpx.Response]:
         """notifier's server-sent events, opened with the bearer header (the browser's EventSource
         cannot send it, and the token stays in its HttpOnly cookie instead of a URL)."""
-        headers = {**self._headers(s), "Accept": "text/event-stream"}
-        if last_event_id:
-            headers["Last-Event-ID"] = last_event_id
-        req = self.http.build_request("GET", "/notifications/stream", headers=headers,
-                                      timeout=httpx.Timeout(15.0, read=None))
-        r = await self.http.send(req, stream=True)
+        headers = {"Accept": "text/event-stream", **({"Last-Event-ID": last_event_id} if last_event_id else {})}
+        r = await self.open_stream(s, "/notifications/stream", headers=headers, live=True)
         try:
-            if r.status_code >= 400:
-                await r.aread()
-                self._check(r)
             yield r
         finally:
             await r.aclose()

@@ -64,7 +64,6 @@ TEXTS: dict[str, tuple[str, str]] = {
     "inbox.next": ("Página siguiente", "Next page"),
     "inbox.first": ("Primera página", "First page"),
     "inbox.table": ("Solicitudes", "Cases"),
-    "inbox.saved_views": ("Las vistas guardadas aún no existen en la API.", "Saved views do not exist in the API yet."),
     "sort.deadline": ("Vencimiento (próximo primero)", "Deadline (soonest first)"),
     "sort.-deadline": ("Vencimiento (lejano primero)", "Deadline (latest first)"),
     "sort.created": ("Ingreso (antiguo primero)", "Entry (oldest first)"),

@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Self, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import BaseModel, Field
@@ -125,9 +125,19 @@ class Page(BaseModel, Generic[T]):
 
     @classmethod
     def of(cls, rows: Sequence[Any], page: PageQuery, kind: str, *, key: Callable[[Any], tuple[Any, ...]],
-           item: Callable[[Any], T]) -> Page[T]:
-        """From rows fetched with ``limit + 1``: the first ``limit`` as items, a cursor if there were more."""
+           item: Callable[[Any], T], **extra: Any) -> Self:
+        """From rows fetched with ``limit + 1``: the first ``limit`` as items, a cursor if there
+        were more (``extra``: a subclass's other fields, e.g. ``CountedPage``'s totals)."""
         more = len(rows) > page.limit
         shown = rows[: page.limit]
         nxt = encode_cursor(kind, *key(shown[-1])) if more and shown else None
-        return cls(items=[item(r) for r in shown], next_cursor=nxt)
+        return cls(items=[item(r) for r in shown], next_cursor=nxt, **extra)
+
+
+class CountedPage(Page[T], Generic[T]):
+    """A page with the size of the whole list, as ``GET /inbox`` gives it: ``total`` is exact up
+    to a bound (the count stops there: it stays cheap on any list), beyond it an estimate and
+    ``total_exact`` is false."""
+
+    total: int | None = Field(default=None, description="Rows matching (all pages); null when not computed")
+    total_exact: bool | None = Field(default=None, description="false: total is an estimate (beyond the bound)")

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -85,6 +86,24 @@ def test_R4_4_buttons_follow_the_role_and_the_responsible() -> None:
     assert case_actions({"user_id": None, "roles": ["operations"]}, case, hold_type=True) == [
         "execute", "finish", "comment", "mail"]
     assert not may_create({"roles": ["viewer"]}) and may_create({"roles": ["executor"]})
+
+
+def test_a_lists_count_is_the_apis_total_exact_or_estimated_and_this_pages_rows() -> None:
+    """The work lists (tasks, work orders, interactions) show the API's ``total`` of the whole
+    list; beyond its bound the API estimates and says so (``total_exact`` false)."""
+    from console.web import env
+
+    def count(template: str, lang: str = "es", **found: Any) -> str:
+        return env.get_template(template).render(
+            t=lambda key, **kw: i18n.text(lang, key, **kw), plural=lambda key, n: i18n.plural(lang, key, n),
+            num=lambda n: i18n.format_number(n, lang), query={}, found=found).strip()
+
+    rows = [{}] * 25
+    assert count("tasks/_count.html", items=rows, total=40, total_exact=True, next_cursor="c") == (
+        "40 tareas · 25 en esta página")
+    assert count("work_orders/_count.html", "en", items=rows, total=12000, total_exact=False, next_cursor="c") == (
+        "about 12,000 work orders · 25 on this page")
+    assert count("interactions/_count.html", items=[{}], total=1, total_exact=True, next_cursor=None) == "1 atención"
 
 
 # -- the pages, through the one origin of embedded mode -------------------------------------------

@@ -68,7 +68,8 @@ async def _user_email(site: Site, name: str) -> str:
     return str(next(u for u in r.json()["items"] if u["name"] == name)["email"])
 
 
-@pytest.mark.parametrize("path", ["/admin/users", "/admin/catalog/case-types", "/admin/catalog/areas/x", "/admin/templates"])
+@pytest.mark.parametrize("path", ["/admin/users", "/admin/catalog/case-types", "/admin/catalog/areas/x", "/admin/templates",
+                                  "/admin/catalog/new/categories", "/admin/catalog/sla-settings"])
 async def test_R4_4_non_admins_see_no_admin_entry_and_get_403_when_typing_it(
         site: Site, browser: Any, path: str) -> None:  # noqa: F811
     page = await log_in(browser, site, "supervisora")
@@ -119,11 +120,73 @@ async def test_R4_2_admin_edits_a_channel_and_a_case_types_rules_and_reads_the_o
     await page.get_by_role("status").wait_for()
     changed = (await site.api.get(f"/catalog/case-types/{ctype['code']}", headers=admin)).json()
     assert changed["deadline"]["amount"] == 7 and "contact.phone" in changed["required_fields"]
-    # Categories and calendars: read-only lists.
+    # The other lists (their forms: test_R4_2_admin_grows_the_category_tree_...).
     for name, shot in (("Categorías", "categories"), ("Calendarios", "calendars"), ("Áreas", "areas")):
         await page.get_by_role("navigation", name="Listas del catálogo").get_by_role("link", name=name).click()
         await page.get_by_role("heading", name=name, level=2).wait_for()
         await check_screen(page, f"admin-catalog-{shot}")
+
+
+async def test_R4_2_admin_grows_the_category_tree_adds_a_calendar_and_sets_the_sla_thresholds(
+        site: Site, browser: Any) -> None:  # noqa: F811
+    """R3.2 (a child category, renamed), R4.2 (a new calendar: a bad period refused beside its day,
+    in Spanish), R4.8 (the warning thresholds): every form of the catalog, each state axe-checked."""
+    admin = await token(site, "admin")
+    [root, *_] = [c for c in (await site.api.get("/catalog/categories", headers=admin)).json() if c["level"] == 1]
+    page = await log_in(browser, site, "admin")
+    await page.goto(f"{site.console}/admin/catalog/categories")
+    await page.get_by_role("link", name=f"Crear subcategoría: {root['path']}", exact=True).click()
+    await page.get_by_role("heading", name="Nueva categoría", level=1).wait_for()
+    assert await page.get_by_label("Categoría superior").input_value() == root["path"]
+    await page.get_by_label("Código").fill("Mal Código")
+    await page.get_by_label("Nombre (español)").fill("Reclamos web")
+    await page.get_by_role("button", name="Crear").click()
+    await page.locator("#e-code-error").wait_for()
+    await check_screen(page, "admin-catalog-category-refused")
+    await page.get_by_label("Código").fill("reclamos-web")
+    await page.get_by_role("button", name="Crear").click()
+    path = f"{root['path']}/reclamos-web"
+    await page.locator(f"tr[data-entry='{path}']").wait_for()
+    assert path in await page.get_by_role("status").inner_text()
+    await check_screen(page, "admin-catalog-category-created")
+    await page.get_by_role("link", name=path, exact=True).click()
+    await page.get_by_label("Nombre (español)").fill("Reclamos por la web")
+    await page.get_by_role("button", name="Guardar").click()
+    await page.get_by_role("status").wait_for()
+    made = (await site.api.get("/catalog/categories/lookup", params={"path": path}, headers=admin)).json()
+    assert made["name_es"] == "Reclamos por la web" and made["level"] == 2
+    # A calendar: a period that is no time is refused beside its day; then created.
+    tabs = page.get_by_role("navigation", name="Listas del catálogo")
+    await tabs.get_by_role("link", name="Calendarios").click()
+    await page.get_by_role("link", name="Nuevo calendario").click()
+    await page.get_by_label("Código").fill("sucursal-norte")
+    await page.get_by_label("Nombre", exact=True).fill("Sucursal Norte")
+    await page.get_by_label("Lunes").fill("de nueve a seis")
+    await page.get_by_label("Martes").fill("09:00-13:00, 14:00-18:00")
+    await page.get_by_label("Días no hábiles adicionales (feriados)").fill("2026-12-07 Aniversario")
+    await page.get_by_role("button", name="Crear").click()
+    await page.locator("#e-hours-1-error").wait_for()
+    await check_screen(page, "admin-catalog-calendar-refused")
+    assert await page.get_by_label("Martes").input_value() == "09:00-13:00, 14:00-18:00"  # what was typed stays
+    await page.get_by_label("Lunes").fill("09:00-18:00")
+    await page.get_by_role("button", name="Crear").click()
+    await page.locator("tr[data-entry='sucursal-norte']").wait_for()
+    cal = (await site.api.get("/catalog/calendars/sucursal-norte", headers=admin)).json()
+    assert cal["hours"]["2"] == [{"start": "09:00", "end": "13:00"}, {"start": "14:00", "end": "18:00"}]
+    assert cal["extra_closed_days"] == [{"date": "2026-12-07", "name": "Aniversario"}]
+    # The tenant's SLA settings: thresholds out of order refused beside them; then saved.
+    await tabs.get_by_role("link", name="Metas y escalamiento").click()
+    await page.get_by_role("heading", name="Metas y escalamiento", level=2).wait_for()
+    await check_screen(page, "admin-catalog-sla-settings")
+    await page.get_by_label("Avisos al (% del plazo hábil)").fill("80, 40")
+    await page.get_by_role("button", name="Guardar").click()
+    await page.locator("#s-warning_percents-error").wait_for()
+    await check_screen(page, "admin-catalog-sla-refused")
+    await page.get_by_label("Avisos al (% del plazo hábil)").fill("40, 80")
+    await page.get_by_role("button", name="Guardar").click()
+    await page.get_by_role("status").wait_for()
+    settings = (await site.api.get("/catalog/sla-settings", headers=admin)).json()
+    assert settings["warning_percents"] == [40, 80]
 
 
 async def _templates(site: Site) -> list[dict[str, Any]]:

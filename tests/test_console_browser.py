@@ -108,17 +108,17 @@ async def browser() -> AsyncIterator[Any]:
 
 
 # -- helpers --------------------------------------------------------------------------------------
-async def log_in(browser: Any, site: Site, local: str) -> Any:
+async def log_in(browser: Any, site: Site, local: str, tenant: str = TENANT) -> Any:
     """A new browser context (its own cookies) where ``local`` logged in through the form."""
-    return await log_in_in(await browser.new_context(locale="es-CL"), site, local)
+    return await log_in_in(await browser.new_context(locale="es-CL"), site, local, tenant)
 
 
-async def log_in_in(context: Any, site: Site, local: str) -> Any:
+async def log_in_in(context: Any, site: Site, local: str, tenant: str = TENANT) -> Any:
     page = await context.new_page()
     page.set_default_timeout(15_000)
     await page.goto(f"{site.console}/login")
-    await page.get_by_label("Cliente (tenant)").fill(TENANT)
-    await page.get_by_label("Correo electrónico").fill(demo(local))
+    await page.get_by_label("Cliente (tenant)").fill(tenant)
+    await page.get_by_label("Correo electrónico").fill(demo(local, tenant))
     await page.get_by_label("Contraseña").fill(DEMO_PASSWORD)
     await page.get_by_role("button", name="Entrar").click()
     await page.wait_for_url(f"{site.console}/inbox")
@@ -252,8 +252,8 @@ async def test_R4_7_a_comment_raises_the_responsibles_bell_live(site: Site, brow
     await comment.get_by_role("button", name="Comentar").click()
     await supervisor.locator("form[data-action='comment'] [role='status']").wait_for()
 
-    # No reload on the responsible's page: the bell's count goes up by itself (well within the
-    # minute of its fallback polling).
+    # No reload on the responsible's page: the bell's count goes up by itself (pushed; the bell
+    # does not poll).
     await page.wait_for_function(
         f"() => Number(document.querySelector('#bell-count [data-unread]')?.dataset.unread) > {before}", timeout=15_000)
     assert "sin leer" in await bell.inner_text()
@@ -347,6 +347,25 @@ async def test_R4_8_an_overdue_alert_in_the_bell_keyboard_only(site: Site, brows
     await page.locator("li[data-alert]:not(.unread)").wait_for()
     headers = await token(site, "ejecutiva")
     assert (await site.api.get("/alerts/unread-count", headers=headers)).json()["unread"] == 0
+    await context.close()
+
+
+async def test_R4_8_an_alert_raised_while_the_page_is_open_raises_the_bell_without_reload(site: Site, browser: Any) -> None:
+    """intake pushes the alert count (GET /alerts/stream, relayed at /console/live/alerts): the bell
+    goes up by itself while the responsible looks at the inbox; nothing polls."""
+    from shared import clock
+    from tests.test_alerts_api import raise_alert
+
+    made = await site.system.create_case(case_body(5, responsible_email=demo("ejecutiva")))
+    context = await browser.new_context(locale="es-CL")
+    page = await log_in_in(context, site, "ejecutiva")
+    async with page.expect_response(lambda r: r.url.endswith("/console/live/alerts")):
+        await page.goto(f"{site.console}/inbox")
+    await page.locator("#bell-count [data-unread]").wait_for()
+    before = int(await page.locator("#bell-count [data-unread]").get_attribute("data-unread") or 0)
+    await raise_alert(site.system, made, clock.now() - timedelta(hours=2))
+    await page.wait_for_function(
+        f"() => Number(document.querySelector('#bell-count [data-unread]')?.dataset.unread) > {before}", timeout=15_000)
     await context.close()
 
 

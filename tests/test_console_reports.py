@@ -1,8 +1,9 @@
 """The console's reports page in a real browser, against the real services (the fixtures are
 tests/test_console_browser.py's): reporting's SLA and workload reports (issue 13) as charts
 relayed with the user's token and as tables of the API's numbers, a from/to period whose refusal
-shows beside the field; and the inbox's export job (R4.10) whose progress is polled live and
-whose file is downloaded through the console. Each state passes an axe scan."""
+shows beside the field, a grouping and period length that every chart follows; and the inbox's
+export job (R4.10) whose progress is polled live and whose file is downloaded through the
+console. Each state passes an axe scan."""
 
 from __future__ import annotations
 
@@ -54,6 +55,17 @@ async def test_R4_4_a_supervisor_reads_every_report_as_chart_and_table_for_a_per
     chart = page.locator("img[data-chart=volumes]")
     await chart.wait_for()
     assert "from=2026-01-01" in (await chart.get_attribute("src") or "")
+    # Grouped by area, per week: every chart follows the selection and still loads.
+    await page.get_by_label("Agrupar por").select_option(label="Área")
+    await page.get_by_label("Largo del período").select_option(label="Semana (ISO)")
+    await page.get_by_role("button", name="Ver reportes").click()
+    await page.locator("[data-grouping=area]").first.wait_for()
+    for name in REPORTS:
+        img = page.locator(f"img[data-chart={name}]")
+        assert "by=area" in (await img.get_attribute("src") or "")
+        await wait_for(lambda img=img: _loaded(img), 15, f"the {name} chart by area")
+    assert "period=week" in (await chart.get_attribute("src") or "")
+    await check_screen(page, "reports-by-area")
 
 
 async def _at_least(site: Site, n: int) -> bool:

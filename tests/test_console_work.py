@@ -324,6 +324,16 @@ async def test_r2_4_r2_5_r4_4_the_work_screens_work_without_javascript_and_show_
     order = r.json()
 
     await _log_in(console, "ejecutivo")
+    # R2.4: the case links to its tasks; there, the responsible's name and the list's total (the
+    # API gives both: no look-up per row); the work order names who does the task.
+    name = next(u["name"] for u in users if u["id"] == ejecutivo)
+    r = await console.get(f"/console/cases/{case['id']}")
+    assert f'href="/console/tasks?case_id={case["id"]}"' in r.text
+    r = await console.get("/console/tasks", params={"case_id": case["id"]})
+    assert r.status_code == 200 and "1 tarea" in r.text
+    assert f'<td data-field="responsible">{name}</td>' in r.text
+    r = await console.get("/console/work-orders")
+    assert f'<dd data-field="responsible">{name}</dd>' in r.text
     # R2.5: a plain post of a decision by an executor: the API's refusal, and nothing decided.
     r = await console.post(f"/console/work-orders/{order['id']}/approve", data={"comment": ""})
     assert r.status_code == 200 and "Sólo un Gerente Técnico aprueba o rechaza" in r.text

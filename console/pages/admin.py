@@ -57,22 +57,11 @@ def admin_page(request: Request, v: Visit, template: str, section: str, **values
 
 async def call(request: Request, v: Visit, method: str, path: str, *, body: Any | None = None,
                params: Any | None = None) -> Any:
-    """One call of the API with the user's token (api_client.py has no PATCH/PUT/DELETE helper);
-    a refusal raises ``ApiError`` like every other call of the console."""
-    api = api_of(request)
-    r = await api.http.request(method, path, json=body, params=params, headers=api._headers(v.session))
-    api._check(r)
-    return r.json() if r.content and r.headers.get("content-type", "").endswith("json") else None
+    """One JSON call of the API with the user's token (the client's public ``call``); a refusal
+    raises ``ApiError`` like every other call of the console."""
+    return await api_of(request).call(v.session, method, path, body=body, params=params)
 
 
 async def all_pages(request: Request, v: Visit, path: str, params: dict[str, Any] | None = None) -> list[Any]:
     """Every item of a paged list (shared/paging.py's ``items`` + ``next_cursor``)."""
-    out: list[Any] = []
-    cursor: str | None = None
-    while True:
-        found = await call(request, v, "GET", path, params={**(params or {}), "limit": 200,
-                                                           **({"cursor": cursor} if cursor else {})})
-        out += found["items"]
-        cursor = found.get("next_cursor")
-        if not cursor:
-            return out
+    return await api_of(request).all_pages(v.session, path, params)

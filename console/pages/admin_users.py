@@ -1,7 +1,9 @@
 """Admin — users and roles (R4.1, R4.4): the tenant's users page by page (GET /users), inviting one
 (POST /users: the API mails them the one-time password link), changing their roles and manager
 (PATCH /users/{id}) and deactivating or reactivating them (PATCH ``active``: the API ends their
-sessions at once). Only admins see the screen; the API's refusals come back beside their fields."""
+sessions at once). The invitation also takes the user's mobile (SMS), projects (R4.4) and
+escalation subscriptions (R4.9), as POST /users does. Only admins see the screen; the API's
+refusals come back beside their fields."""
 
 from __future__ import annotations
 
@@ -37,6 +39,12 @@ TEXTS: dict[str, tuple[str, str]] = {
     "state.inactive": ("desactivado", "deactivated"),
     "state.no_password": ("invitado (sin contraseña)", "invited (no password yet)"),
     "invite": ("Invitar a un usuario", "Invite a user"),
+    "mobile": ("Celular (para SMS)", "Mobile (for SMS)"),
+    "mobile.hint": ("+56912345678, o un número nacional (9 1234 5678).",
+                    "+56912345678, or a national number (9 1234 5678)."),
+    "projects": ("Proyectos", "Projects"),
+    "projects.hint": ("Donde un ejecutivo registra solicitudes (R4.4).", "Where an executive enters cases (R4.4)."),
+    "subscriptions": ("Suscripciones de escalamiento (R4.9)", "Escalation subscriptions (R4.9)"),
     "invite.submit": ("Invitar", "Invite"),
     "invite.hint": ("Recibirá un correo con un enlace para definir su contraseña.",
                     "They will receive an e-mail with a link to set their password."),
@@ -71,10 +79,13 @@ async def _list(request: Request, v: Visit, *, typed: dict[str, Any] | None = No
     if not is_admin(v.me):
         return forbidden_page(request, v)
     cursor = request.query_params.get("cursor")
-    found, active = await asyncio.gather(
+    found, active, projects, kinds = await asyncio.gather(
         call(request, v, "GET", "/users", params={"limit": PAGE_SIZE, **({"cursor": cursor} if cursor else {})}),
-        all_pages(request, v, "/users", {"active": "true"}))
+        all_pages(request, v, "/users", {"active": "true"}),
+        call(request, v, "GET", "/catalog/projects", params={"active": "true"}),
+        call(request, v, "GET", "/catalog/escalation-kinds", params={"active": "true"}))
     return admin_page(request, v, "admin/users.html", "users", found=found, managers=active,
+                      projects=projects, escalation_kinds=kinds,
                       names={u["id"]: u["name"] for u in active}, roles=ROLES, paged=bool(cursor),
                       typed=typed or {"roles": [], "manager_id": ""}, error=error,
                       invited=request.query_params.get("invited"), status_code=status_code)
@@ -90,9 +101,12 @@ async def invite(request: Request, v: CurrentVisit) -> Response:
     if not is_admin(v.me):
         return forbidden_page(request, v)
     form = await request.form()
-    typed = {"name": form_text(form, "name"), "email": form_text(form, "email"), **_chosen(form)}
-    body = {"name": typed["name"], "email": typed["email"], "roles": typed["roles"],
-            "manager_id": typed["manager_id"] or None, "language": v.lang}
+    typed = {"name": form_text(form, "name"), "email": form_text(form, "email"), "mobile": form_text(form, "mobile"),
+             **_chosen(form), **{k: [x for x in form.getlist(k) if isinstance(x, str)]
+                                 for k in ("projects", "escalation_subscriptions")}}
+    body = {"name": typed["name"], "email": typed["email"], "mobile": typed["mobile"] or None,
+            "roles": typed["roles"], "manager_id": typed["manager_id"] or None, "projects": typed["projects"],
+            "escalation_subscriptions": typed["escalation_subscriptions"], "language": v.lang}
     try:
         await call(request, v, "POST", "/users", body=body)
     except ApiError as e:

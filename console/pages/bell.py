@@ -1,5 +1,5 @@
 """The bell: overdue alerts (R4.8, GET /alerts) and in-app notifications (R4.7, GET /notifications),
-live without reloading.
+live without reloading (both pushed: notifier's in-app stream and intake's alert stream).
 
 notifier's stream (GET /notifications/stream) takes the bearer header, or the token in the URL
 for EventSource. The console keeps the token in an HttpOnly cookie, so the browser's EventSource
@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import anyio
+import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
-from console.api_client import ApiError
+from console.api_client import Api, ApiError, Session
 from console.web import PREFIX, CurrentVisit, LoginRequired, Visit, api_of, is_htmx, page, redirect, session_of
 
 router = APIRouter()
@@ -81,14 +82,38 @@ async def _after(request: Request, v: Visit) -> Response:
 async def live(request: Request) -> Response:
     """notifier's server-sent events, relayed byte for byte (``Last-Event-ID`` passed on, so a
     reconnecting browser gets what it missed)."""
+    last_id = request.headers.get("last-event-id")
+    return await _relayed(request, lambda api, s: api.notification_stream(s, last_id))
+
+
+@router.get("/live/alerts")
+async def live_alerts(request: Request) -> Response:
+    """intake's alert events (R4.8: ``alert`` whenever the user's unread count changes), relayed
+    the same way: the bell recounts on ``sse:alert`` instead of polling."""
+
+    @contextlib.asynccontextmanager
+    async def alert_stream(api: Api, s: Session) -> AsyncIterator[httpx.Response]:
+        upstream = await api.open_stream(s, "/alerts/stream", headers={"Accept": "text/event-stream"}, live=True)
+        try:
+            yield upstream
+        finally:
+            await upstream.aclose()
+
+    return await _relayed(request, alert_stream)
+
+
+async def _relayed(request: Request,
+                   open_upstream: Callable[[Api, Session], contextlib.AbstractAsyncContextManager[httpx.Response]],
+                   ) -> Response:
+    """An upstream event stream of the API, relayed to the browser's EventSource with the token
+    of the console's cookie; 204 (EventSource stops retrying) without a session or when refused."""
     try:
         s = session_of(request)
     except LoginRequired:
-        return Response(status_code=204)  # EventSource stops retrying on 204
-    api = api_of(request)
+        return Response(status_code=204)
     stack = contextlib.AsyncExitStack()
     try:
-        upstream = await stack.enter_async_context(api.notification_stream(s, request.headers.get("last-event-id")))
+        upstream = await stack.enter_async_context(open_upstream(api_of(request), s))
     except ApiError:
         await stack.aclose()
         return Response(status_code=204)
@@ -98,7 +123,7 @@ async def live(request: Request) -> Response:
             async for chunk in upstream.aiter_raw():
                 yield chunk
         finally:
-            # The browser left (the response is being cancelled): close notifier's stream all the
+            # The browser left (the response is being cancelled): close the upstream all the
             # same, or it would count against the user's streams until its next heartbeat fails.
             with anyio.CancelScope(shield=True):
                 await stack.aclose()

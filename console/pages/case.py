@@ -32,6 +32,12 @@ PRIORITIES = ("low", "normal", "high", "urgent")
 RAISE_REASONS = ("customer_called_again", "came_to_branch_again", "other")
 
 
+def may_see_tasks(me: dict[str, Any]) -> bool:
+    """R2.4 (R4.4): a case's tasks (GET /tasks?case_id=) are read by every role that reads the
+    case; a user without any role of the tenant reads neither."""
+    return bool(me.get("roles"))
+
+
 async def _panel(request: Request, v: Visit, case_id: str, *, form: str | None = None,
                  error: ApiError | None = None, done: str | None = None, typed: dict[str, str] | None = None,
                  ) -> Response:
@@ -46,6 +52,7 @@ async def _panel(request: Request, v: Visit, case_id: str, *, form: str | None =
     actions = case_actions(v.me, case, hold_type)
     users = await api.users(v.session) if "assign" in actions else []
     values = {"case": case, "sla": sla, "history": history, "deliveries": deliveries, "actions": actions, "users": users, "form": form,
+              "tasks_link": may_see_tasks(v.me),
               "error": error, "done": done, "typed": typed or {}, "priorities": PRIORITIES,
               "raise_reasons": RAISE_REASONS}
     if is_htmx(request):

@@ -58,7 +58,7 @@ async def inbox(request: Request, v: CurrentVisit) -> Response:
 
 async def _views(request: Request, v: Visit) -> list[dict[str, Any]]:
     """The user's saved views (the first page: a user keeps a handful)."""
-    found = await api_of(request)._get(v.session, "/inbox/views", {"limit": "200"})
+    found = await api_of(request).get(v.session, "/inbox/views", {"limit": "200"})
     return list(found["items"])
 
 
@@ -69,7 +69,7 @@ async def save_view(request: Request, v: CurrentVisit) -> Response:
     # loaded); a plain browser posts the page's query, kept in a hidden field.
     query = urlencode(_query_of(form)) if is_htmx(request) else form_text(form, "query")
     try:
-        await api_of(request)._post(v.session, "/inbox/views", {"name": form_text(form, "name"), "query": query})
+        await api_of(request).post(v.session, "/inbox/views", {"name": form_text(form, "name"), "query": query})
     except ApiError as e:  # a duplicate or empty name: shown beside the name field
         return await _inbox(request, v, view_error=e, view_query=query)
     return redirect(f"{PREFIX}/inbox" + (f"?{query}" if query else ""), request)
@@ -77,8 +77,7 @@ async def save_view(request: Request, v: CurrentVisit) -> Response:
 
 @router.post("/inbox/views/{view_id}/delete")
 async def delete_view(view_id: str, request: Request, v: CurrentVisit) -> Response:
-    api = api_of(request)
-    api._check(await api.http.delete(f"/inbox/views/{quote(view_id)}", headers=api._headers(v.session)))
+    await api_of(request).delete(v.session, f"/inbox/views/{quote(view_id)}")
     return redirect(f"{PREFIX}/inbox", request)
 
 

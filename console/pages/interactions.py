@@ -14,12 +14,13 @@ from fastapi.responses import RedirectResponse, Response
 
 from console import i18n
 from console.api_client import ApiError
-from console.pages.tasks import MANAGERS, api_get, api_post
+from console.pages.listing import Listing, api_get, api_post
+from console.pages.tasks import MANAGERS
 from console.web import PREFIX, CurrentVisit, Visit, api_of, form_text, is_htmx, page, redirect
 
 router = APIRouter()
-PAGE_SIZE = 25
-STATUSES = ("all", "open", "closed")
+LIST = Listing("/interactions", ("all", "open", "closed"), "interactions/list.html", "interactions/_list.html",
+               "interactions", keep=("party_id",))
 
 TEXTS: dict[str, tuple[str, str]] = {
     "title": ("Atenciones", "Interactions"),
@@ -32,6 +33,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "status.closed": ("Cerrada", "Closed"),
     "count": ("{n} atenciones", "{n} interactions"),
     "count.one": ("1 atención", "1 interaction"),
+    "count.estimate": ("unas {n} atenciones", "about {n} interactions"),
     "empty": ("No hay atenciones.", "No interactions."),
     "col.code": ("Código", "Code"),
     "col.when": ("Fecha", "When"),
@@ -56,8 +58,6 @@ TEXTS: dict[str, tuple[str, str]] = {
     "new.channel": ("Canal", "Channel"),
     "new.summary": ("Resumen de la atención", "Summary of the interaction"),
     "new.submit": ("Registrar", "Register"),
-    "next": ("Siguientes", "Next"),
-    "first": ("Primeras", "First"),
 }
 i18n.TEXTS.update({f"ia.{key}": pair for key, pair in TEXTS.items()})
 
@@ -85,17 +85,10 @@ async def channels(request: Request, v: Visit) -> dict[str, dict[str, Any]]:
 
 @router.get("/interactions")
 async def list_interactions(request: Request, v: CurrentVisit) -> Response:
-    qp = request.query_params
-    query = {"status": qp.get("status") if qp.get("status") in STATUSES else "all",
-             **{k: qp[k] for k in ("party_id", "cursor") if qp.get(k)}}
-    found = await api_get(request, v, "/interactions", {**query, "limit": PAGE_SIZE})
-    base = {k: val for k, val in query.items() if k != "cursor"}
-    values = {"found": found, "query": query, "statuses": STATUSES, "first_query": base,
-              "next_query": {**base, "cursor": found.get("next_cursor") or ""},
-              "party": await party_name(request, v, query.get("party_id")), "channels": await channels(request, v)}
-    if is_htmx(request) and request.headers.get("hx-target") == "interactions":
-        return page(request, v, "interactions/_list.html", oob=True, **values)
-    return page(request, v, "interactions/list.html", **values)
+    query = LIST.query(request)
+    found = await LIST.fetch(request, v, query)
+    return LIST.render(request, v, **LIST.values(query, found),
+                       party=await party_name(request, v, query.get("party_id")), channels=await channels(request, v))
 
 
 async def _one(request: Request, v: Visit, interaction_id: str, *, error: ApiError | None = None,

@@ -18,7 +18,7 @@ from fastapi.responses import Response
 
 from console import i18n
 from console.api_client import ApiError
-from console.pages.tasks import api_get
+from console.pages.listing import api_get
 from console.permissions import CREATORS
 from console.web import PREFIX, CurrentVisit, Visit, api_of, form_text, is_htmx, page, redirect
 
@@ -116,6 +116,12 @@ TEXTS: dict[str, tuple[str, str]] = {
     "import.external_id": ("Suministro", "Supply"),
     "import.field": ("Campo", "Field"),
     "import.message": ("Motivo", "Reason"),
+    "import.rows": ("Resultado por fila", "Outcome per row"),
+    "import.outcome": ("Resultado", "Outcome"),
+    "import.outcome.created": ("creado", "created"),
+    "import.outcome.updated": ("actualizado", "updated"),
+    "import.outcome.unchanged": ("sin cambios", "unchanged"),
+    "import.outcome.refused": ("rechazado", "refused"),
 }
 i18n.TEXTS.update({f"pt.{key}": pair for key, pair in TEXTS.items()})
 
@@ -179,7 +185,7 @@ async def new(request: Request, v: CurrentVisit) -> Response:
 async def create(request: Request, v: CurrentVisit) -> Response:
     body, typed = _body(await request.form(), editing=False)
     try:
-        made = await api_of(request)._post(v.session, "/parties", body)
+        made = await api_of(request).post(v.session, "/parties", body)
     except ApiError as e:
         return _form(request, v, party=None, typed=typed, error=e, status_code=200 if is_htmx(request) else e.status)
     return redirect(f"{PREFIX}/parties/{made['id']}?saved=1", request)
@@ -195,9 +201,8 @@ async def edit(party_id: str, request: Request, v: CurrentVisit) -> Response:
 @router.post("/parties/{party_id}/edit")
 async def change(party_id: str, request: Request, v: CurrentVisit) -> Response:
     body, typed = _body(await request.form(), editing=True)
-    api = api_of(request)
     try:
-        api._check(await api.http.patch(f"/parties/{party_id}", json=body, headers=api._headers(v.session)))
+        await api_of(request).patch(v.session, f"/parties/{party_id}", body)
     except ApiError as e:
         party = await api_get(request, v, f"/parties/{party_id}")
         return _form(request, v, party=party, typed=typed, error=e, status_code=200 if is_htmx(request) else e.status)
@@ -224,8 +229,8 @@ async def import_file(request: Request, v: CurrentVisit) -> Response:
     else:
         api = api_of(request)
         try:
-            r = api._check(await api.http.post("/supplies/import", content=content,
-                                               headers={**api._headers(v.session), "Content-Type": "text/csv"}))
+            r = await api.request(v.session, "POST", "/supplies/import", content=content,
+                                  headers={"Content-Type": "text/csv"})
             result = r.json()
         except ApiError as e:
             error = e

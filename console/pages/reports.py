@@ -2,10 +2,13 @@
 intake's inbox_export.py), on one page, ``/console/reports``.
 
 - The reports (SLA compliance, backlog aging, response times, volumes) are for admins and
-  supervisors (R4.4; the API refuses the rest). A from/to form picks the period (``to`` exclusive,
-  as the API takes it); each report shows its chart and its numbers as a table. The chart is the
-  API's SVG, relayed by this console (``/console/reports/charts/<name>.svg``): an ``<img>`` cannot
-  send the bearer header, and the token stays in its HttpOnly cookie instead of a URL.
+  supervisors (R4.4; the API refuses the rest). A form picks the API's ``from``/``to`` (the
+  tenant's days, ``to`` exclusive, as the API takes them), the grouping ``by`` and the length of a
+  period (day, ISO week, month); each report gets the grouping if it accepts it (else it keeps its
+  default) and shows its chart, drawn for the same selection, and its numbers as a table. The
+  chart is the API's SVG, relayed by this console (``/console/reports/charts/<name>.svg``): an
+  ``<img>`` cannot send the bearer header, and the token stays in its HttpOnly cookie instead of
+  a URL.
 - Everyone who reads the inbox may export it: the button starts a job (POST /inbox/exports); its
   progress (rows done / total) is polled every second by htmx into an aria-live region, and the
   finished file is relayed the same way as the charts."""
@@ -15,7 +18,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
@@ -29,6 +32,13 @@ from console.web import CurrentVisit, Visit, api_of, form_text, is_htmx, page
 router = APIRouter()
 READERS = {"admin", "supervisor"}
 REPORTS = ("sla-compliance", "backlog-aging", "response-times", "volumes")
+# services/reporting/api_reports.py: the groupings each report accepts (its default first), and
+# the reports that take a period length.
+GROUPINGS = {"sla-compliance": ("type", "area", "responsible", "period"), "backlog-aging": ("type", "area"),
+             "response-times": ("type", "area", "period"), "volumes": ("channel", "type", "area")}
+BY = ("type", "area", "channel", "responsible", "period")
+PERIODS = ("month", "week", "day")
+WITH_PERIOD = ("sla-compliance", "response-times", "volumes")
 FORMATS = ("csv", "xlsx")
 RUNNING = ("queued", "running")
 
@@ -38,7 +48,21 @@ TEXTS: dict[str, tuple[str, str]] = {
     "period": ("Período", "Period"),
     "from": ("Desde (inclusive)", "From (inclusive)"),
     "to": ("Hasta (exclusive)", "To (exclusive)"),
-    "period.hint": ("Vacío: sin límite. Las fechas son las del cliente.", "Empty: no bound. Dates are the tenant's."),
+    "period.hint": ("Vacío: sin límite. Las fechas son las del cliente ({zone}).",
+                    "Empty: no bound. Dates are the tenant's ({zone})."),
+    "by": ("Agrupar por", "Group by"),
+    "by.default": ("(lo propio de cada reporte)", "(each report's own)"),
+    "by.type": ("Tipo de solicitud", "Case type"),
+    "by.area": ("Área", "Area"),
+    "by.channel": ("Canal", "Channel"),
+    "by.responsible": ("Responsable", "Responsible"),
+    "by.period": ("Período", "Period"),
+    "by.hint": ("Cada reporte usa la agrupación si la admite.", "Each report uses the grouping where it takes it."),
+    "length": ("Largo del período", "Period length"),
+    "length.month": ("Mes", "Month"),
+    "length.week": ("Semana (ISO)", "Week (ISO)"),
+    "length.day": ("Día", "Day"),
+    "grouped": ("Agrupado por: {by}", "Grouped by: {by}"),
     "show": ("Ver reportes", "Show reports"),
     "not_reader": ("Los reportes son para administradores y supervisores.",
                    "Reports are for administrators and supervisors."),
@@ -81,42 +105,58 @@ def _is_reader(v: Visit) -> bool:
 
 
 def _period(request: Request) -> dict[str, str]:
-    """The API's ``from``/``to`` from this page's query string (empty ones left out)."""
-    return {k: request.query_params[k] for k in ("from", "to") if request.query_params.get(k)}
+    """This page's selection from its query string (empty ones left out): ``from``, ``to``, ``by``
+    and ``period``, as the API names them."""
+    return {k: request.query_params[k] for k in ("from", "to", "by", "period") if request.query_params.get(k)}
 
 
-async def _reports(request: Request, v: Visit, period: dict[str, str]) -> tuple[dict[str, Any], ApiError | None]:
+def _params(name: str, chosen: dict[str, str]) -> dict[str, str]:
+    """What report ``name`` is asked with: the period, and the grouping and length if it takes them."""
+    out: dict[str, str] = {k: chosen[k] for k in ("from", "to") if k in chosen}
+    if chosen.get("by") in GROUPINGS[name]:
+        out["by"] = chosen["by"]
+    if "period" in chosen and name in WITH_PERIOD:
+        out["period"] = chosen["period"]
+    return out
+
+
+async def _reports(request: Request, v: Visit, chosen: dict[str, str]) -> tuple[dict[str, Any], ApiError | None]:
     try:
-        found = await asyncio.gather(*(call(request, v, "GET", f"/reports/{name}", params=period)
+        found = await asyncio.gather(*(call(request, v, "GET", f"/reports/{name}", params=_params(name, chosen))
                                        for name in REPORTS))
-    except ApiError as e:  # a bad period: the form shows the message beside from/to
+    except ApiError as e:  # a bad selection: the form shows the message beside its field
         return {}, e
     return dict(zip(REPORTS, found, strict=True)), None
 
 
+async def _tenant_zone(request: Request, v: Visit) -> str:
+    return str((await call(request, v, "GET", "/tenant"))["timezone"])
+
+
 @router.get("/reports")
 async def reports(request: Request, v: CurrentVisit) -> Response:
-    period = _period(request)
-    found, error = await _reports(request, v, period) if _is_reader(v) else ({}, None)
+    chosen = _period(request)
+    (found, error), zone = await asyncio.gather(
+        _reports(request, v, chosen) if _is_reader(v) else _nothing(), _tenant_zone(request, v))
     job = None
     if job_id := request.query_params.get("job"):  # without JavaScript: reload to see the progress
         job = await call(request, v, "GET", f"/inbox/exports/{quote(job_id)}")
-    return page(request, v, "reports/reports.html", reader=_is_reader(v), period=period, found=found, error=error,
-                names=REPORTS, formats=FORMATS, job=job, running=RUNNING,
-                chart_query="&".join(f"{k}={quote(val)}" for k, val in period.items()),
+    return page(request, v, "reports/reports.html", reader=_is_reader(v), period=chosen, found=found, error=error,
+                names=REPORTS, formats=FORMATS, job=job, running=RUNNING, zone=zone, by_options=BY,
+                periods=PERIODS, grouping={name: _params(name, chosen).get("by", GROUPINGS[name][0])
+                                           for name in REPORTS},
+                chart_query={name: urlencode(_params(name, chosen)) for name in REPORTS},
                 status_code=422 if error else 200)
+
+
+async def _nothing() -> tuple[dict[str, Any], ApiError | None]:
+    return {}, None
 
 
 async def _relay(request: Request, v: Visit, path: str, params: dict[str, str] | None = None,
                  keep: tuple[str, ...] = ("content-type",)) -> Response:
     """The API's answer at ``path`` streamed on to the browser, with the user's token added."""
-    api = api_of(request)
-    sent = api.http.build_request("GET", path, params=params, headers=api._headers(v.session))
-    r = await api.http.send(sent, stream=True)
-    if r.status_code >= 400:
-        await r.aread()
-        await r.aclose()
-        api._check(r)
+    r = await api_of(request).open_stream(v.session, path, params)  # a refusal raises, already closed
 
     async def body() -> AsyncIterator[bytes]:
         async for chunk in r.aiter_bytes():
@@ -130,7 +170,7 @@ async def _relay(request: Request, v: Visit, path: str, params: dict[str, str] |
 async def chart(request: Request, v: CurrentVisit, name: str) -> Response:
     if name not in REPORTS:
         raise ApiError(404, "Not found")
-    return await _relay(request, v, f"/reports/{name}.svg", _period(request))
+    return await _relay(request, v, f"/reports/{name}.svg", _params(name, _period(request)))
 
 
 def _job_view(request: Request, v: Visit, job: dict[str, Any]) -> Response:

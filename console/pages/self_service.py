@@ -80,14 +80,12 @@ def _show(request: Request, tenant: str, template: str, *, status_code: int = 20
 
 async def _post(request: Request, path: str, body: dict[str, Any], token: str | None = None) -> dict[str, Any]:
     """One call of the API's public self-service endpoints, through the console's API client."""
-    headers = {"Accept-Language": lang_of(request), "Accept": "application/json"}
+    headers: dict[str, str] = {}
     if request.client is not None:
         headers["X-Forwarded-For"] = request.client.host  # limits count per customer, not per console
     if token:
         headers["Authorization"] = f"Bearer {token}"
-    r = await api_of(request).http.post(path, json=body, headers=headers)
-    if r.status_code >= 400:
-        raise ApiError.of(r)
+    r = await api_of(request).request(None, "POST", path, json=body, headers=headers, lang=lang_of(request))
     return dict(r.json())
 
 

@@ -8,16 +8,16 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from console import i18n
 from console.api_client import ApiError
-from console.pages.tasks import api_get, api_post
-from console.web import PREFIX, CurrentVisit, Visit, form_text, is_htmx, page
+from console.pages.listing import Listing, api_post
+from console.web import CurrentVisit, Visit, form_text
 
 router = APIRouter()
-PAGE_SIZE = 25
-STATUSES = ("pending_approval", "approved", "rejected", "executed", "all")
+LIST = Listing("/work-orders", ("pending_approval", "approved", "rejected", "executed", "all"),
+               "work_orders/work_orders.html", "work_orders/_list.html", "work-orders")
 DECISIONS = ("approve", "reject")
 
 TEXTS: dict[str, tuple[str, str]] = {
@@ -36,11 +36,13 @@ TEXTS: dict[str, tuple[str, str]] = {
     "state.executed": ("Ejecutada", "Executed"),
     "count": ("{n} órdenes de trabajo", "{n} work orders"),
     "count.one": ("1 orden de trabajo", "1 work order"),
+    "count.estimate": ("unas {n} órdenes de trabajo", "about {n} work orders"),
     "empty": ("No hay órdenes de trabajo en este estado.", "No work orders in this state."),
     "not_manager": ("Sólo un Gerente Técnico aprueba o rechaza órdenes de trabajo.",
                     "Only a technical manager approves or rejects work orders."),
     "order": ("Orden de trabajo de la tarea «{task}»", "Work order of the task “{task}”"),
     "case": ("Solicitud", "Case"),
+    "responsible": ("Responsable de la tarea", "The task's responsible"),
     "requested": ("Pedida el", "Requested on"),
     "status": ("Estado", "Status"),
     "decision": ("Decisión", "Decision"),
@@ -50,8 +52,6 @@ TEXTS: dict[str, tuple[str, str]] = {
     "reject": ("Rechazar", "Reject"),
     "done.approve": ("Orden de trabajo aprobada: ya puede ejecutarse.", "Work order approved: it may be executed now."),
     "done.reject": ("Orden de trabajo rechazada.", "Work order rejected."),
-    "next": ("Siguientes", "Next"),
-    "first": ("Primeras", "First"),
 }
 i18n.TEXTS.update({f"wo.{key}": pair for key, pair in TEXTS.items()})
 
@@ -61,25 +61,12 @@ def may_decide(me: dict[str, Any]) -> bool:
     return "technical_manager" in (me.get("roles") or [])
 
 
-def _query(request: Request) -> dict[str, str]:
-    qp = request.query_params
-    status = qp.get("status") or ""
-    if status not in STATUSES:
-        status = "pending_approval"
-    return {"status": status, **({"cursor": qp["cursor"]} if qp.get("cursor") else {})}
-
-
 async def _list(request: Request, v: Visit, *, done: str | None = None, error: ApiError | None = None,
                 failed: tuple[str, str] | None = None, typed: str = "") -> Response:
-    query = _query(request)
-    found = await api_get(request, v, "/work-orders", {**query, "limit": PAGE_SIZE})
-    base = {"status": query["status"]}
-    values = {"found": found, "query": query, "statuses": STATUSES, "decide": may_decide(v.me), "done": done,
-              "error": error, "failed": failed, "typed": typed, "first_query": base,
-              "next_query": {**base, "cursor": found.get("next_cursor") or ""}}
-    if is_htmx(request) and request.headers.get("hx-target") == "work-orders":
-        return page(request, v, "work_orders/_list.html", oob=True, **values)
-    return page(request, v, "work_orders/work_orders.html", **values)
+    query = LIST.query(request)
+    found = await LIST.fetch(request, v, query)
+    return LIST.render(request, v, **LIST.values(query, found), decide=may_decide(v.me), done=done, error=error,
+                       failed=failed, typed=typed)
 
 
 @router.get("/work-orders")
@@ -89,9 +76,7 @@ async def inbox(request: Request, v: CurrentVisit) -> Response:
 
 @router.get("/work-orders/{work_order_id}/{decision}")
 async def back_to_list(request: Request) -> Response:
-    """After a plain form post the address is the form's (e.g. the language switch returns there)."""
-    query = request.url.query
-    return RedirectResponse(f"{PREFIX}/work-orders" + (f"?{query}" if query else ""), status_code=303)
+    return LIST.back(request)
 
 
 @router.post("/work-orders/{work_order_id}/{decision}")

@@ -236,14 +236,18 @@ async def update_interaction(conn: AsyncConnection, interaction_id: uuid.UUID, *
     return (await conn.execute(select(interactions).where(interactions.c.id == interaction_id))).one()
 
 
-async def list_interactions(conn: AsyncConnection, p: Principal, *, party_id: uuid.UUID | None,
-                            asset_id: uuid.UUID | None, status: str | None, after: list[Any] | None,
+def interaction_list(p: Principal, *, party_id: uuid.UUID | None, asset_id: uuid.UUID | None,
+                     status: str | None) -> Select[Any]:
+    """The tenant's interactions the caller may see (R2.7)."""
+    return _given(select(interactions).where(interactions.c.tenant == p.tenant,
+                                             party_tables.party_visible(p, interactions.c.party_id)),
+                  (interactions.c.party_id, party_id), (interactions.c.asset_id, asset_id),
+                  (interactions.c.status, status))
+
+
+async def list_interactions(conn: AsyncConnection, q: Select[Any], *, after: list[Any] | None,
                             limit: int) -> list[Record]:
-    """The tenant's interactions the caller may see (R2.7), newest first."""
-    q = _given(select(interactions).where(interactions.c.tenant == p.tenant,
-                                          party_tables.party_visible(p, interactions.c.party_id)),
-               (interactions.c.party_id, party_id), (interactions.c.asset_id, asset_id),
-               (interactions.c.status, status))
+    """A page of ``interaction_list``'s rows, newest first."""
     return await _page(conn, q, (interactions.c.created_at, interactions.c.id), after, limit, descending=True)
 
 
@@ -259,9 +263,13 @@ async def interaction_cases(conn: AsyncConnection, tenant: str, interaction_id: 
 
 # tasks
 def _task_query() -> Select[Any]:
+    """A task with its case's number and subject, its responsible's name and its work order."""
+    responsible = users.alias("task_responsible")
     return (select(tasks, cases.c.number.label("case_number"), cases.c.subject.label("case_subject"),
+                   responsible.c.name.label("responsible_name"),
                    work_orders.c.id.label("work_order_id"), work_orders.c.status.label("work_order_status"))
             .select_from(tasks.join(cases, cases.c.id == tasks.c.case_id)
+                         .outerjoin(responsible, responsible.c.id == tasks.c.responsible_id)
                          .outerjoin(work_orders, work_orders.c.task_id == tasks.c.id)))
 
 
@@ -283,11 +291,16 @@ async def update_task(conn: AsyncConnection, task_id: uuid.UUID, **values: Any) 
     return (await conn.execute(_task_query().where(tasks.c.id == task_id))).one()
 
 
-async def list_tasks(conn: AsyncConnection, p: Principal, *, responsible_id: uuid.UUID | None, status: str | None,
-                     case_id: uuid.UUID | None, after: list[Any] | None, limit: int) -> list[Record]:
-    """The task inbox (R2.4): the tenant's tasks the caller may see, soonest due first."""
-    q = _given(_task_query().where(tasks.c.tenant == p.tenant, party_tables.party_visible(p, cases.c.party_id)),
-               (tasks.c.responsible_id, responsible_id), (tasks.c.status, status), (tasks.c.case_id, case_id))
+def task_list(p: Principal, *, responsible_id: uuid.UUID | None, status: str | None,
+              case_id: uuid.UUID | None) -> Select[Any]:
+    """The task inbox's rows (R2.4): the tenant's tasks the caller may see (unordered: a page
+    orders them, a count counts them)."""
+    return _given(_task_query().where(tasks.c.tenant == p.tenant, party_tables.party_visible(p, cases.c.party_id)),
+                  (tasks.c.responsible_id, responsible_id), (tasks.c.status, status), (tasks.c.case_id, case_id))
+
+
+async def list_tasks(conn: AsyncConnection, q: Select[Any], *, after: list[Any] | None, limit: int) -> list[Record]:
+    """A page of ``task_list``'s rows, soonest due first."""
     return await _page(conn, q, (tasks.c.due_date, tasks.c.id), after, limit)
 
 
@@ -299,10 +312,19 @@ async def case_tasks(conn: AsyncConnection, case_id: uuid.UUID, *, after: list[A
 
 # work orders
 def _work_order_query() -> Select[Any]:
+    """A work order with its task's title and responsible, its case's number and subject, and the
+    names of who requested and who decided it."""
+    responsible, requester, decider = users.alias("wo_responsible"), users.alias("wo_requester"), users.alias("wo_decider")
     return (select(work_orders, tasks.c.title.label("task_title"), tasks.c.case_id,
-                   tasks.c.responsible_id.label("task_responsible_id"), cases.c.number.label("case_number"))
+                   tasks.c.responsible_id.label("task_responsible_id"),
+                   responsible.c.name.label("task_responsible_name"), cases.c.number.label("case_number"),
+                   cases.c.subject.label("case_subject"), requester.c.name.label("created_by_name"),
+                   decider.c.name.label("decided_by_name"))
             .select_from(work_orders.join(tasks, tasks.c.id == work_orders.c.task_id)
-                         .join(cases, cases.c.id == tasks.c.case_id)))
+                         .join(cases, cases.c.id == tasks.c.case_id)
+                         .outerjoin(responsible, responsible.c.id == tasks.c.responsible_id)
+                         .outerjoin(requester, requester.c.id == work_orders.c.created_by)
+                         .outerjoin(decider, decider.c.id == work_orders.c.decided_by)))
 
 
 async def get_work_order(conn: AsyncConnection, work_order_id: uuid.UUID, *, for_update: bool = False
@@ -330,11 +352,16 @@ async def update_work_order(conn: AsyncConnection, work_order_id: uuid.UUID, **v
     return (await conn.execute(_work_order_query().where(work_orders.c.id == work_order_id))).one()
 
 
-async def list_work_orders(conn: AsyncConnection, p: Principal, *, status: str | None, after: list[Any] | None,
+def work_order_list(p: Principal, *, status: str | None) -> Select[Any]:
+    """The technical manager's inbox's rows (R2.5): the tenant's work orders the caller may see."""
+    return _given(_work_order_query().where(work_orders.c.tenant == p.tenant,
+                                            party_tables.party_visible(p, cases.c.party_id)),
+                  (work_orders.c.status, status))
+
+
+async def list_work_orders(conn: AsyncConnection, q: Select[Any], *, after: list[Any] | None,
                            limit: int) -> list[Record]:
-    """The technical manager's inbox (R2.5): the tenant's work orders the caller may see, oldest first."""
-    q = _given(_work_order_query().where(work_orders.c.tenant == p.tenant, party_tables.party_visible(p, cases.c.party_id)),
-               (work_orders.c.status, status))
+    """A page of ``work_order_list``'s rows, oldest first."""
     return await _page(conn, q, (work_orders.c.created_at, work_orders.c.id), after, limit)
 
 

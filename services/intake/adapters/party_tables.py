@@ -272,11 +272,17 @@ def party_flags(*, kinds: list[str], internal: bool | None, active: bool | None)
     return conds
 
 
+def party_list(p: Principal, conditions: list[Any]) -> Select[Any]:
+    """Parties ``p`` may see (R2.7) matching every condition (unordered: a page orders them, a
+    count counts them)."""
+    return select(parties).where(visible_parties(p), *conditions)
+
+
 async def find_parties(conn: AsyncConnection, p: Principal, conditions: list[Any], *,
                        after: list[Any] | None, limit: int) -> list[Row[Any]]:
     """Parties ``p`` may see (R2.7) matching every condition, by name then id, after the keyset
     ``after`` = (search_name, id); every filter is in the query, so the page is cut after them."""
-    stmt = select(parties).where(visible_parties(p), *conditions)
+    stmt = party_list(p, conditions)
     if after is not None:
         sn, last = after
         stmt = stmt.where(or_(parties.c.search_name > sn, and_(parties.c.search_name == sn, parties.c.id > last)))

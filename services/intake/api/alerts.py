@@ -1,24 +1,31 @@
 """What people see of time (issue 10): their alerts (R4.8: an overdue case for its responsible
 and the admins; R2.3 internal commitment passed; R2.4 task past its due date), most overdue
 first; which they have seen; and a case's clocks (GET /cases/{id}/sla). workflow raises, ends
-and times everything; intake shows it. Who sees which alert: ``domain/timing.py``."""
+and times everything; intake shows it. Who sees which alert: ``domain/timing.py``.
+
+``GET /alerts/stream`` pushes the caller's unread count as server-sent events (``ready``, then
+``alert`` on each change, ``heartbeat`` when quiet, ``end`` once the session is no longer valid),
+so a bell need not poll; how soon a change arrives: ``service_layer/alerts.py``."""
 
 from __future__ import annotations
 
+import json
 import uuid
+from collections.abc import AsyncIterator
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.intake.api.deps import CurrentPrincipal
+from services.intake.api.deps import CurrentPrincipal, Db, TokenSecret, bearer_scheme
 from services.intake.domain import timing
-from services.intake.service_layer import alerts
+from services.intake.service_layer import accounts, alerts
 from shared import clock
 from shared.contracts.events import ClockView, remaining_seconds
 from shared.fields import InputModel
-from shared.openapi import problem_responses
+from shared.openapi import problem_responses, sse_response
 from shared.paging import Page, PageParams
 from shared.runtime import runtime_of
 
@@ -100,6 +107,33 @@ async def list_alerts(request: Request, p: CurrentPrincipal, page: PageParams) -
 async def unread_count(request: Request, p: CurrentPrincipal) -> UnreadOut:
     """Open alerts the caller sees and has not marked seen."""
     return UnreadOut(unread=await alerts.unread(runtime_of(request).db, p))
+
+
+class AlertStream(StreamingResponse):
+    media_type = "text/event-stream"
+
+
+def _sse(event: str, unread: int) -> str:
+    return f"event: {event}\ndata: {json.dumps({'unread': unread})}\n\n"
+
+
+@router.get("/alerts/stream", response_class=AlertStream, responses={
+    200: sse_response("Server-sent events: `ready`, `alert`, `heartbeat`, `end`, each with `{\"unread\": n}`",
+                      ["ready", "alert", "heartbeat", "end"]),
+    **problem_responses(401, 403)})
+async def alert_stream(p: CurrentPrincipal, db: Db, secret: TokenSecret,
+                       token: Annotated[str | None, Depends(bearer_scheme)] = None) -> AlertStream:
+    """The caller's unread alert count, live (R4.8): ``ready`` at once, ``alert`` whenever it
+    changes (an alert raised, ended or marked seen), ``heartbeat`` when quiet, ``end`` once the
+    session ends. People only (an API key is refused, as on GET /alerts)."""
+    first, changes = await alerts.watch_unread(db, p, lambda: accounts.principal_of_token(db, secret, token or ""))
+
+    async def events() -> AsyncIterator[str]:
+        yield "retry: 3000\n" + _sse("ready", first)
+        async for event, unread in changes:
+            yield _sse(event, unread)
+
+    return AlertStream(events(), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
 @router.post("/alerts/seen", response_model=SeenOut, responses=problem_responses(401, 403, 422))

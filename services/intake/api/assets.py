@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
@@ -48,12 +48,21 @@ class ImportRowError(BaseModel):
     code: str
 
 
+class ImportRowOutcome(BaseModel):
+    row: int = Field(description="1-based number of the data row (the CSV header is not counted)")
+    external_id: str | None
+    outcome: Literal["created", "updated", "unchanged", "refused"]
+    reasons: list[ImportRowError] = Field(default_factory=list, description="Why a refused row was refused")
+
+
 class ImportResult(BaseModel):
     created: int
     updated: int
     unchanged: int
     parties_created: int
     errors: list[ImportRowError]
+    rows: list[ImportRowOutcome] = Field(default_factory=list, description=(
+        "Every data row's outcome in the file's order (a refused row's reasons are also in ``errors``)"))
 
 
 def asset_out(row: Any) -> AssetOut:
@@ -164,4 +173,7 @@ async def import_supplies(request: Request, p: CurrentPrincipal) -> ImportResult
                                       content_type, language(request))
     return ImportResult(created=report.created, updated=report.updated, unchanged=report.unchanged,
                         parties_created=report.parties_created,
-                        errors=[ImportRowError(**vars(e)) for e in report.errors])
+                        errors=[ImportRowError(**vars(e)) for e in report.errors],
+                        rows=[ImportRowOutcome(row=r.row, external_id=r.external_id, outcome=r.outcome,
+                                               reasons=[ImportRowError(**vars(e)) for e in r.reasons])
+                              for r in report.rows])

@@ -21,7 +21,7 @@ from services.intake.domain import hierarchy
 from services.intake.service_layer import interactions
 from shared.fields import InputModel
 from shared.openapi import problem_responses
-from shared.paging import Page, PageParams
+from shared.paging import CountedPage, Page, PageParams
 from shared.runtime import runtime_of
 
 router = APIRouter(tags=["interactions"])
@@ -102,12 +102,13 @@ async def create_interaction(body: InteractionIn, request: Request, p: CurrentPr
                         headers={"Location": f"/interactions/{row['id']}"})
 
 
-@router.get("/interactions", response_model=Page[InteractionOut], responses=problem_responses(401, 422))
+@router.get("/interactions", response_model=CountedPage[InteractionOut], responses=problem_responses(401, 422))
 async def list_interactions(request: Request, p: CurrentPrincipal, page: PageParams,
                             party_id: uuid.UUID | None = None, asset_id: uuid.UUID | None = None,
                             status: Annotated[Literal["open", "closed", "all"], Query()] = "all",
-                            ) -> Page[InteractionOut]:
-    """R2.8: open, closed or all interactions (of a party or an asset), newest first."""
+                            ) -> CountedPage[InteractionOut]:
+    """R2.8: open, closed or all interactions (of a party or an asset), newest first; ``total``:
+    how many match (exact up to 10,000, then an estimate: ``total_exact`` false)."""
     return await interactions.list_(runtime_of(request).db, p, page, interaction_out, party_id=party_id,
                                     asset_id=asset_id, status=None if status == "all" else status)
 

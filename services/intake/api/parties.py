@@ -20,7 +20,7 @@ from services.intake.domain import parties as rules
 from services.intake.service_layer import parties as uc
 from shared.fields import SafeText
 from shared.openapi import problem_responses
-from shared.paging import Page, PageParams
+from shared.paging import CountedPage, Page, PageParams
 from shared.runtime import runtime_of
 
 router = APIRouter(prefix="/parties", tags=["parties"])
@@ -125,7 +125,7 @@ async def create_party(body: uc.PartyIn, request: Request, response: Response, p
 SearchText = Annotated[SafeText | None, Query(max_length=200)]
 
 
-@router.get("", response_model=Page[PartyOut], responses=problem_responses(401, 422))
+@router.get("", response_model=CountedPage[PartyOut], responses=problem_responses(401, 422))
 async def search_parties(request: Request, p: CurrentPrincipal, page: PageParams,
                          q: Annotated[SafeText | None, Query(max_length=200,
                                                              description="name, national id, e-mail or phone")] = None,
@@ -133,12 +133,14 @@ async def search_parties(request: Request, p: CurrentPrincipal, page: PageParams
                          phone: SearchText = None,
                          kind: Annotated[list[rules.PartyKind] | None, Query()] = None,
                          internal: Annotated[bool | None, Query()] = None,
-                         active: Annotated[bool | None, Query()] = None) -> Page[PartyOut]:
-    """Parties the caller may see (R2.7), ordered by name then id; all filters combine (AND)."""
+                         active: Annotated[bool | None, Query()] = None) -> CountedPage[PartyOut]:
+    """Parties the caller may see (R2.7), ordered by name then id; all filters combine (AND);
+    ``total``: how many match (exact up to 10,000, then an estimate: ``total_exact`` false)."""
     search = uc.PartySearch(q=q, name=name, national_id=national_id, email=email, phone=phone,
                             kinds=[k.value for k in kind or []], internal=internal, active=active)
     found = await uc.search_parties(runtime_of(request).db, p, search, page)
-    return Page[PartyOut](items=[party_out(v) for v in found.items], next_cursor=found.next_cursor)
+    return CountedPage[PartyOut](items=[party_out(v) for v in found.items], next_cursor=found.next_cursor,
+                                 total=found.total, total_exact=found.total_exact)
 
 
 @router.get("/{party_id}", response_model=PartyDetail, responses=problem_responses(401, 404, 422))

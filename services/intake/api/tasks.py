@@ -29,7 +29,7 @@ from services.intake.domain import hierarchy, lifecycle
 from services.intake.service_layer import tasks
 from shared.fields import InputModel
 from shared.openapi import problem_responses
-from shared.paging import Page, PageParams
+from shared.paging import CountedPage, Page, PageParams
 from shared.runtime import runtime_of
 
 router = APIRouter(tags=["tasks and work orders"])
@@ -71,6 +71,8 @@ class TaskOut(BaseModel):
     closing_note: str | None
     work_order_id: uuid.UUID | None = None
     work_order_status: str | None = None
+    responsible_name: str | None = Field(default=None, description="The responsible's name (as GET /users gives it)")
+    overdue: bool = Field(default=False, description="R2.4: open and its due day is over (the tenant's today)")
 
 
 class CloseTaskIn(InputModel):
@@ -114,6 +116,11 @@ class WorkOrderOut(BaseModel):
     execution_note: str | None
     created_by: uuid.UUID | None
     created_at: datetime
+    task_responsible_id: uuid.UUID | None = Field(default=None, description="Who does the task (R2.4)")
+    task_responsible_name: str | None = None
+    case_subject: str | None = None
+    created_by_name: str | None = Field(default=None, description="Who requested the work order")
+    decided_by_name: str | None = Field(default=None, description="The technical manager who decided (R2.5)")
 
 
 class ActivityIn(InputModel):
@@ -155,12 +162,14 @@ class ActivityOut(BaseModel):
 
 
 # -- mapping --------------------------------------------------------------------------------------
-def task_out(r: Any) -> TaskOut:
+def task_out(v: tasks.TaskView) -> TaskOut:
+    r = v.row
     return TaskOut(id=r.id, case_id=r.case_id, case_number=r.case_number, case_subject=r.case_subject, title=r.title,
                    description=r.description, responsible_id=r.responsible_id,
                    cc_user_ids=[uuid.UUID(str(u)) for u in r.cc_user_ids], area=r.area, due_date=r.due_date,
                    status=r.status, created_by=r.created_by, created_at=r.created_at, closed_at=r.closed_at,
-                   closing_note=r.closing_note, work_order_id=r.work_order_id, work_order_status=r.work_order_status)
+                   closing_note=r.closing_note, work_order_id=r.work_order_id, work_order_status=r.work_order_status,
+                   responsible_name=r.responsible_name, overdue=v.overdue)
 
 
 def work_order_out(r: Any) -> WorkOrderOut:
@@ -168,7 +177,9 @@ def work_order_out(r: Any) -> WorkOrderOut:
                         case_number=r.case_number, description=r.description, status=r.status,
                         decided_by=r.decided_by, decided_at=r.decided_at, decision_comment=r.decision_comment,
                         executed_by=r.executed_by, executed_at=r.executed_at, execution_note=r.execution_note,
-                        created_by=r.created_by, created_at=r.created_at)
+                        created_by=r.created_by, created_at=r.created_at, task_responsible_id=r.task_responsible_id,
+                        task_responsible_name=r.task_responsible_name, case_subject=r.case_subject,
+                        created_by_name=r.created_by_name, decided_by_name=r.decided_by_name)
 
 
 def activity_out(r: Any) -> ActivityOut:
@@ -192,36 +203,42 @@ async def create_task(case_id: uuid.UUID, body: TaskIn, request: Request, p: Cur
     row = await tasks.create_task(rt.db, rt.extras["catalog"], p, case_id, title=body.title,
                                   description=body.description, responsible_id=body.responsible_id,
                                   cc_user_ids=body.cc_user_ids, area=body.area, due_date=body.due_date)
-    return _created(task_out(row), f"/tasks/{row.id}")
+    return _created(task_out(row), f"/tasks/{row.row.id}")
 
 
 @router.get("/cases/{case_id}/tasks", response_model=Page[TaskOut], responses=problem_responses(401, 403, 404, 422))
 async def case_tasks(case_id: uuid.UUID, request: Request, p: CurrentPrincipal, page: PageParams) -> Page[TaskOut]:
     """The case's tasks, oldest first."""
-    return await tasks.case_tasks(runtime_of(request).db, p, case_id, page, task_out)
+    rt = runtime_of(request)
+    return await tasks.case_tasks(rt.db, rt.extras["catalog"], p, case_id, page, task_out)
 
 
-@router.get("/tasks", response_model=Page[TaskOut], responses=problem_responses(401, 422))
+@router.get("/tasks", response_model=CountedPage[TaskOut], responses=problem_responses(401, 422))
 async def task_inbox(request: Request, p: CurrentPrincipal, page: PageParams,
                      mine: Annotated[bool, Query(description="Only the caller's tasks (the task inbox)")] = True,
                      status: Annotated[Literal["open", "closed", "all"], Query()] = "open",
-                     case_id: uuid.UUID | None = None) -> Page[TaskOut]:
-    """R2.4 task inbox: by default the caller's open tasks, soonest due first.
-    ``mine=false``: every task of the tenant the caller may see."""
-    return await tasks.task_inbox(runtime_of(request).db, p, page, task_out, mine=mine,
+                     case_id: uuid.UUID | None = None) -> CountedPage[TaskOut]:
+    """R2.4 task inbox: by default the caller's open tasks, soonest due first, each with its
+    responsible's name and whether it is overdue; ``total``: how many match (exact up to 10,000,
+    then an estimate: ``total_exact`` false). ``mine=false``: every task of the tenant the caller
+    may see."""
+    rt = runtime_of(request)
+    return await tasks.task_inbox(rt.db, rt.extras["catalog"], p, page, task_out, mine=mine,
                                   status=None if status == "all" else status, case_id=case_id)
 
 
 @router.get("/tasks/{task_id}", response_model=TaskOut, responses=problem_responses(401, 404, 422))
 async def get_task(task_id: uuid.UUID, request: Request, p: CurrentPrincipal) -> TaskOut:
-    return task_out(await tasks.get_task(runtime_of(request).db, p, task_id))
+    rt = runtime_of(request)
+    return task_out(await tasks.show_task(rt.db, rt.extras["catalog"], p, task_id))
 
 
 @router.post("/tasks/{task_id}/close", response_model=TaskOut, responses=problem_responses(401, 403, 404, 409, 422))
 async def close_task(task_id: uuid.UUID, body: CloseTaskIn, request: Request, p: CurrentPrincipal) -> TaskOut:
     """R2.4: the responsible closes the task with a note (admins and supervisors may too).
     409: already closed, or its work order awaits approval or execution."""
-    return task_out(await tasks.close_task(runtime_of(request).db, p, task_id, body.note))
+    rt = runtime_of(request)
+    return task_out(await tasks.close_task(rt.db, rt.extras["catalog"], p, task_id, body.note))
 
 
 # -- work orders (R2.5) ---------------------------------------------------------------------------
@@ -236,11 +253,13 @@ async def request_work_order(task_id: uuid.UUID, body: WorkOrderIn, request: Req
     return _created(work_order_out(row), f"/work-orders/{row.id}")
 
 
-@router.get("/work-orders", response_model=Page[WorkOrderOut], responses=problem_responses(401, 422))
+@router.get("/work-orders", response_model=CountedPage[WorkOrderOut], responses=problem_responses(401, 422))
 async def list_work_orders(request: Request, p: CurrentPrincipal, page: PageParams,
                            status: Annotated[Literal["pending_approval", "approved", "rejected", "executed", "all"],
-                                             Query()] = "pending_approval") -> Page[WorkOrderOut]:
-    """The technical manager's inbox: by default the work orders awaiting approval, oldest first."""
+                                             Query()] = "pending_approval") -> CountedPage[WorkOrderOut]:
+    """The technical manager's inbox: by default the work orders awaiting approval, oldest first,
+    with the names of the task's responsible, the requester and the decider; ``total`` as on
+    ``GET /tasks``."""
     return await tasks.list_work_orders(runtime_of(request).db, p, page, work_order_out,
                                         status=None if status == "all" else status)
 

@@ -105,6 +105,11 @@ def check_task_due_date(due: date, limit: DueLimit | None, today: date) -> None:
                       limit=limit.date.isoformat(), limit_kind=limit.kind)
 
 
+def task_overdue(status: str, due: date, today: date) -> bool:
+    """R2.4: an open task is overdue once its due day is over (``today``: the tenant's)."""
+    return status == "open" and due < today
+
+
 def can_close_task(p: Principal, responsible_id: Any) -> bool:
     """R2.4: the responsible closes it from their task inbox; admins and supervisors may too."""
     if p.has(Role.ADMIN, Role.SUPERVISOR):

@@ -134,12 +134,24 @@ class RowError:
 
 
 @dataclass(frozen=True)
+class RowOutcome:
+    """What became of one data row: ``created``, ``updated``, ``unchanged`` or ``refused`` (its
+    reasons: the row's errors)."""
+
+    row: int
+    external_id: str | None
+    outcome: Literal["created", "updated", "unchanged", "refused"]
+    reasons: list[RowError] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class ImportReport:
     created: int
     updated: int
     unchanged: int
     parties_created: int
     errors: list[RowError]
+    rows: list[RowOutcome] = field(default_factory=list)  # every data row, in the file's order
 
 
 # -- assets ------------------------------------------------------------------------------------
@@ -459,7 +471,8 @@ async def _import(db: Database, who: Principal, raw_rows: list[Any], lang: str) 
         updated = unchanged = 0
         now = utcnow()
         new: list[dict[str, Any]] = []
-        for _n, row, nid in valid:
+        outcomes: dict[int, tuple[str | None, Literal["created", "updated", "unchanged"]]] = {}
+        for n, row, nid in valid:
             if nid is not None and nid.key not in holders:
                 continue  # reported by _resolve_holders
             state = {"name": row.name, "search_name": rules.fold(row.name), "attributes": row.attributes,
@@ -469,18 +482,36 @@ async def _import(db: Database, who: Principal, raw_rows: list[Any], lang: str) 
                 new.append({"id": uuid.uuid4(), "tenant": who.tenant, "kind": SUPPLY, "code": row.external_id,
                             **state, "source": "billing_import", "created_by": None, "created_at": now,
                             "updated_at": now})
+                outcomes[n] = (row.external_id, "created")
             elif all(getattr(current, k) == v for k, v in state.items()):
                 unchanged += 1
+                outcomes[n] = (row.external_id, "unchanged")
             else:
                 await tables.update_asset(uow.conn, current.id, {**state, "updated_at": now})
                 await emit_asset(uow, SimpleNamespace(**{**current._mapping, **state, "updated_at": now}))
                 updated += 1
+                outcomes[n] = (row.external_id, "updated")
         await tables.insert_assets(uow.conn, new)
         for values in new:
             await emit_asset(uow, SimpleNamespace(**values))
     errors.sort(key=lambda e: e.row)
     return ImportReport(created=len(new), updated=updated, unchanged=unchanged, parties_created=parties_created,
-                        errors=errors)
+                        errors=errors, rows=_outcomes(len(raw_rows), outcomes, errors))
+
+
+def _outcomes(count: int, done: dict[int, tuple[str | None, Literal["created", "updated", "unchanged"]]],
+              errors: list[RowError]) -> list[RowOutcome]:
+    """Each of the ``count`` rows' outcome: what was done with it, or refused with its errors."""
+    refused: dict[int, list[RowError]] = {}
+    for e in errors:
+        refused.setdefault(e.row, []).append(e)
+    out: list[RowOutcome] = []
+    for n in range(1, count + 1):
+        if n in refused:
+            out.append(RowOutcome(row=n, external_id=refused[n][0].external_id, outcome="refused", reasons=refused[n]))
+        elif n in done:
+            out.append(RowOutcome(row=n, external_id=done[n][0], outcome=done[n][1]))
+    return out
 
 
 async def _resolve_holders(uow: UnitOfWork, who: Principal, valid: list[tuple[int, SupplyRow, rules.NationalId | None]],

@@ -16,13 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.intake.adapters import case_tables as q
 from services.intake.adapters.catalog_tables import active_codes
+from services.intake.adapters.list_counts import bounded_count
 from services.intake.adapters.party_tables import assets, can_see_party_id
 from services.intake.domain import hierarchy
 from services.intake.domain.access import Principal
 from services.intake.service_layer.unit_of_work import UnitOfWork
 from shared.contracts.events import InteractionClosed, InteractionCreated
 from shared.db import Database, utcnow
-from shared.paging import Page, PageQuery
+from shared.paging import CountedPage, Page, PageQuery
 from shared.refusals import FieldErrors, conflict, forbidden, not_found
 
 T = TypeVar("T")
@@ -90,13 +91,16 @@ async def create(db: Database, who: Principal, *, party_id: uuid.UUID | None, as
 
 
 async def list_(db: Database, who: Principal, page: PageQuery, item: Callable[[Any], T], *,
-                party_id: uuid.UUID | None, asset_id: uuid.UUID | None, status: str | None) -> Page[T]:
-    """R2.8: open, closed or all interactions (of a party or an asset), newest first."""
+                party_id: uuid.UUID | None, asset_id: uuid.UUID | None, status: str | None) -> CountedPage[T]:
+    """R2.8: open, closed or all interactions (of a party or an asset), newest first, with their
+    total (adapters/list_counts.py)."""
     after = page.after("interactions", datetime, uuid.UUID)
+    listed = q.interaction_list(who, party_id=party_id, asset_id=asset_id, status=status)
     async with db.read() as conn:
-        rows = await q.list_interactions(conn, who, party_id=party_id, asset_id=asset_id, status=status,
-                                         after=after, limit=page.limit + 1)
-    return Page.of(rows, page, "interactions", key=lambda r: (r.created_at, r.id), item=item)
+        rows = await q.list_interactions(conn, listed, after=after, limit=page.limit + 1)
+        total, exact = await bounded_count(conn, listed)
+    return CountedPage.of(rows, page, "interactions", key=lambda r: (r.created_at, r.id), item=item, total=total,
+                          total_exact=exact)
 
 
 async def get(db: Database, who: Principal, interaction_id: uuid.UUID) -> tuple[Row[Any], list[Row[Any]]]:

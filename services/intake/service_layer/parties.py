@@ -28,6 +28,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 
 from services.intake.adapters import party_tables as tables
+from services.intake.adapters.list_counts import bounded_count
 from services.intake.domain import parties as rules
 from services.intake.domain.access import Principal, can_change_party_sharing, can_see_party, can_write_parties
 from services.intake.domain.lifecycle import FINISHED
@@ -36,7 +37,7 @@ from shared.contracts.events import PartyUpserted
 from shared.db import Database, utcnow
 from shared.fields import InputModel, phone_in_region
 from shared.fields import PhoneInput as Phone
-from shared.paging import Page, PageQuery
+from shared.paging import CountedPage, Page, PageQuery
 from shared.problems import refuse_null
 from shared.refusals import FieldErrors, field_error, forbidden, invalid, not_found
 
@@ -330,16 +331,18 @@ def _search_conditions(s: PartySearch, country: str) -> list[Any]:
     return conds + tables.party_flags(kinds=s.kinds, internal=s.internal, active=s.active)
 
 
-async def search_parties(db: Database, who: Principal, search: PartySearch, page: PageQuery) -> Page[Any]:
-    """Parties the caller may see (R2.7) matching every filter, by name then id; items are
-    ``PartyView`` (without contacts)."""
+async def search_parties(db: Database, who: Principal, search: PartySearch, page: PageQuery) -> CountedPage[Any]:
+    """Parties the caller may see (R2.7) matching every filter, by name then id, with their total
+    (adapters/list_counts.py); items are ``PartyView`` (without contacts)."""
     after = page.after("parties", str, uuid.UUID)
     async with db.read() as conn:
         conds = _search_conditions(search, await tables.tenant_country(conn, who.tenant))
         rows = await tables.find_parties(conn, who, conds, after=after, limit=page.limit + 1)
         shares = await tables.shares_of(conn, [r.id for r in rows[:page.limit] if r.restricted])
-    return Page[Any].of(rows, page, "parties", key=lambda r: (r.search_name, r.id),
-                        item=lambda r: PartyView(row=r, shares=shares.get(r.id, [])))
+        total, exact = await bounded_count(conn, tables.party_list(who, conds))
+    return CountedPage[Any].of(rows, page, "parties", key=lambda r: (r.search_name, r.id),
+                               item=lambda r: PartyView(row=r, shares=shares.get(r.id, [])), total=total,
+                               total_exact=exact)
 
 
 async def get_party(db: Database, who: Principal, party_id: uuid.UUID) -> PartyView:

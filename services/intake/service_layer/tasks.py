@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
@@ -25,13 +26,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.intake.adapters import case_tables as q
 from services.intake.adapters.catalog_tables import active_codes
+from services.intake.adapters.list_counts import bounded_count
 from services.intake.domain import hierarchy
 from services.intake.domain.access import CaseAction, Principal, can_act_on_case
 from services.intake.service_layer.cases import case_for_update, visible_case
 from services.intake.service_layer.unit_of_work import UnitOfWork
 from shared.contracts.events import ActivityEvent, TaskClosed, TaskCreated, UserRef, WorkOrderEvent
 from shared.db import Database, utcnow
-from shared.paging import Page, PageQuery
+from shared.paging import CountedPage, Page, PageQuery
 from shared.refusals import FieldErrors, Refused, conflict, field_error, forbidden, invalid, not_found
 
 T = TypeVar("T")
@@ -44,6 +46,19 @@ class Tenants(Protocol):
     """The catalog cache's view of tenants (time zone, language)."""
 
     async def tenant(self, slug: str) -> Any: ...
+
+
+@dataclass(frozen=True)
+class TaskView:
+    """A task as the API shows it: its row (with its case's number and subject, its responsible's
+    name, its work order) and whether it is overdue on the tenant's today (R2.4)."""
+
+    row: q.Record
+    overdue: bool
+
+    @classmethod
+    def of(cls, row: q.Record, today: date) -> TaskView:
+        return cls(row, hierarchy.task_overdue(row.status, row.due_date, today))
 
 
 def _by_name(p: Principal) -> str | None:
@@ -79,7 +94,7 @@ async def _task_of_tenant(conn: AsyncConnection, who: Principal, task_id: uuid.U
 # -- tasks (R2.4) ---------------------------------------------------------------------------------
 async def create_task(db: Database, tenants: Tenants, who: Principal, case_id: uuid.UUID, *, title: str,
                       description: str, responsible_id: uuid.UUID, cc_user_ids: list[uuid.UUID],
-                      area: str | None, due_date: date) -> q.Record:
+                      area: str | None, due_date: date) -> TaskView:
     """R2.4: a task under the case, with one responsible and optional CC users, due no later
     than the case's internal commitment date (else its deadline). Every bad field at once."""
     today = await _today(tenants, who.tenant)
@@ -132,32 +147,38 @@ async def create_task(db: Database, tenants: Tenants, who: Principal, case_id: u
             cc=[ref(found[u]) for u in cc_ids], by=who.user_id, by_name=_by_name(who), created_at=now))
         created = await q.get_task(uow.conn, row["id"])
     assert created is not None
-    return created
+    return TaskView.of(created, today)
 
 
-async def case_tasks(db: Database, who: Principal, case_id: uuid.UUID, page: PageQuery,
-                     item: Callable[[Any], T]) -> Page[T]:
+async def case_tasks(db: Database, tenants: Tenants, who: Principal, case_id: uuid.UUID, page: PageQuery,
+                     item: Callable[[TaskView], T]) -> Page[T]:
     """The case's tasks, oldest first."""
     after = page.after("case-tasks", datetime, uuid.UUID)
     await visible_case(db, who, case_id, CaseAction.READ)
+    today = await _today(tenants, who.tenant)
     async with db.read() as conn:
         rows = await q.case_tasks(conn, case_id, after=after, limit=page.limit + 1)
-    return Page.of(rows, page, "case-tasks", key=lambda r: (r.created_at, r.id), item=item)
+    return Page.of(rows, page, "case-tasks", key=lambda r: (r.created_at, r.id),
+                   item=lambda r: item(TaskView.of(r, today)))
 
 
-async def task_inbox(db: Database, who: Principal, page: PageQuery, item: Callable[[Any], T], *, mine: bool,
-                     status: str | None, case_id: uuid.UUID | None) -> Page[T]:
-    """R2.4 task inbox: by default the caller's open tasks, soonest due first. ``mine=False``:
-    every task of the tenant the caller may see."""
+async def task_inbox(db: Database, tenants: Tenants, who: Principal, page: PageQuery,
+                     item: Callable[[TaskView], T], *, mine: bool, status: str | None,
+                     case_id: uuid.UUID | None) -> CountedPage[T]:
+    """R2.4 task inbox: by default the caller's open tasks, soonest due first, with their total
+    (adapters/list_counts.py). ``mine=False``: every task of the tenant the caller may see."""
     if mine and who.user_id is None:
         raise invalid(field_error("mine", ("Una clave de API no tiene tareas propias; use mine=false.",
                                            "An API key has no tasks of its own; use mine=false."),
                                   "no_user", where="query"))
     after = page.after("tasks", date, uuid.UUID)
+    today = await _today(tenants, who.tenant)
+    listed = q.task_list(who, responsible_id=who.user_id if mine else None, status=status, case_id=case_id)
     async with db.read() as conn:
-        rows = await q.list_tasks(conn, who, responsible_id=who.user_id if mine else None, status=status,
-                                  case_id=case_id, after=after, limit=page.limit + 1)
-    return Page.of(rows, page, "tasks", key=lambda r: (r.due_date, r.id), item=item)
+        rows = await q.list_tasks(conn, listed, after=after, limit=page.limit + 1)
+        total, exact = await bounded_count(conn, listed)
+    return CountedPage.of(rows, page, "tasks", key=lambda r: (r.due_date, r.id),
+                          item=lambda r: item(TaskView.of(r, today)), total=total, total_exact=exact)
 
 
 async def get_task(db: Database, who: Principal, task_id: uuid.UUID) -> q.Record:
@@ -168,13 +189,18 @@ async def get_task(db: Database, who: Principal, task_id: uuid.UUID) -> q.Record
     return row
 
 
+async def show_task(db: Database, tenants: Tenants, who: Principal, task_id: uuid.UUID) -> TaskView:
+    """``GET /tasks/{id}``: the task (as ``get_task``) and whether it is overdue."""
+    return TaskView.of(await get_task(db, who, task_id), await _today(tenants, who.tenant))
+
+
 async def task_for_attachment(uow: UnitOfWork, who: Principal, task_id: uuid.UUID, action: CaseAction) -> q.Record:
     """The case of a task, locked and checked for ``action`` (attachments on a task)."""
     task = await _task_of_tenant(uow.conn, who, task_id)
     return await case_for_update(uow, who, task.case_id, action)
 
 
-async def close_task(db: Database, who: Principal, task_id: uuid.UUID, note: str) -> q.Record:
+async def close_task(db: Database, tenants: Tenants, who: Principal, task_id: uuid.UUID, note: str) -> TaskView:
     """R2.4: the responsible closes the task with a note (admins and supervisors may too).
     Refused while its work order awaits approval or execution."""
     async with UnitOfWork(db) as uow:
@@ -198,7 +224,7 @@ async def close_task(db: Database, who: Principal, task_id: uuid.UUID, note: str
         await _emit(uow, case, "task.closed.v1", TaskClosed(
             task_id=task_id, case_id=case.id, responsible_id=task.responsible_id, note=note, by=who.user_id,
             by_name=_by_name(who), closed_at=now))
-    return row
+    return TaskView.of(row, await _today(tenants, who.tenant))
 
 
 # -- work orders (R2.5) ---------------------------------------------------------------------------
@@ -236,12 +262,16 @@ async def request_work_order(db: Database, who: Principal, task_id: uuid.UUID, d
 
 
 async def list_work_orders(db: Database, who: Principal, page: PageQuery, item: Callable[[Any], T], *,
-                           status: str | None) -> Page[T]:
-    """The technical manager's inbox: by default the work orders awaiting approval, oldest first."""
+                           status: str | None) -> CountedPage[T]:
+    """The technical manager's inbox: by default the work orders awaiting approval, oldest first,
+    with their total (adapters/list_counts.py)."""
     after = page.after("work-orders", datetime, uuid.UUID)
+    listed = q.work_order_list(who, status=status)
     async with db.read() as conn:
-        rows = await q.list_work_orders(conn, who, status=status, after=after, limit=page.limit + 1)
-    return Page.of(rows, page, "work-orders", key=lambda r: (r.created_at, r.id), item=item)
+        rows = await q.list_work_orders(conn, listed, after=after, limit=page.limit + 1)
+        total, exact = await bounded_count(conn, listed)
+    return CountedPage.of(rows, page, "work-orders", key=lambda r: (r.created_at, r.id), item=item, total=total,
+                          total_exact=exact)
 
 
 async def get_work_order(db: Database, who: Principal, work_order_id: uuid.UUID) -> q.Record:
