@@ -40,6 +40,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "apply": ("Buscar", "Search"),
     "count": ("{n} partes", "{n} parties"),
     "count.one": ("1 parte", "1 party"),
+    "count.estimate": ("unas {n} partes", "about {n} parties"),
     "empty": ("No se encontraron partes.", "No parties found."),
     "new": ("Nueva parte", "New party"),
     "edit": ("Modificar la parte", "Edit the party"),
@@ -147,6 +148,7 @@ async def search(request: Request, v: CurrentVisit) -> Response:
     base = [(k, val) for k, val in query if k != "cursor"]
     values = {"found": found, "error": error, "chosen": {"q": qp.get("q", ""), "kind": qp.getlist("kind"),
                                                          "cursor": qp.get("cursor")},
+              "query": {"cursor": qp.get("cursor")},
               "kinds": KINDS, "first_query": base, "next_query": [*base, ("cursor", found.get("next_cursor") or "")],
               "may_write": may_write(v.me), "may_import": may_import(v.me)}
     if is_htmx(request) and request.headers.get("hx-target") == "parties":
