@@ -17,6 +17,7 @@ import asyncpg
 import pytest
 
 from shared.settings import Settings
+from tests.support.browser import browser, site  # noqa: F401  (fixtures of the console's browser tests)
 from tests.support.smtp_sink import SmtpSink
 from tests.support.system import System
 

@@ -17,9 +17,9 @@ import httpx
 import pytest
 
 from services.intake.seed import DEMO_PASSWORD
+from tests.support.browser import Site, check_screen, log_in
 from tests.support.system import System, demo
 from tests.test_console import console  # noqa: F401  (a fixture)
-from tests.test_console_browser import Site, browser, check_screen, log_in, site  # noqa: F401  (fixtures)
 from tests.test_triage import GAS, _gas_body, _gas_original, _set_due, _with_deadline
 
 pytestmark = pytest.mark.integration

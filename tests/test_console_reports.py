@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
 import pytest
 
 from console.i18n import format_number
+from tests.support.browser import Site, check_screen, log_in, token
 from tests.support.system import wait_for
-from tests.test_console_browser import Site, browser, check_screen, log_in, site, token  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.integration
 REPORTS = ("sla-compliance", "backlog-aging", "response-times", "volumes")
@@ -96,8 +97,7 @@ async def test_R4_10_an_executive_exports_the_inbox_with_live_progress_and_downl
         await link.click()
     download = await waiting.value
     path = await download.path()
-    with open(path, encoding="utf-8-sig") as f:
-        lines = f.read().splitlines()
+    lines = (await anyio.Path(path).read_text(encoding="utf-8-sig")).splitlines()
     assert lines[0].startswith("N° solicitud;")  # Spanish headers, the es-CL separator
     jobs = await site.api.get("/inbox/exports", headers=await token(site, "ejecutiva"))
     [job] = jobs.json()["items"]

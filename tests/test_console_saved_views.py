@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.test_console_browser import Site, browser, check_screen, log_in, site, token  # noqa: F401  (fixtures)
+from tests.support.browser import Site, check_screen, log_in, token
 
 pytestmark = pytest.mark.integration
 

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from services.intake.domain import self_service as rules
+from tests.support.browser import Site, check_screen
 from tests.test_console import console  # noqa: F401  (a fixture)
-from tests.test_console_browser import Site, browser, check_screen, site  # noqa: F401  (fixtures)
 from tests.test_self_service import GAS, RUT, _customer, _late, _request, answered_follow_up
 
 pytestmark = pytest.mark.integration

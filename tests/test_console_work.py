@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import update
 
 from services.intake.adapters.case_tables import tasks as task_table
+from tests.support.browser import Site, check_screen, log_in, token
 from tests.support.system import System, case_body, demo
 from tests.test_console import _log_in, console  # noqa: F401  (a fixture)
-from tests.test_console_browser import Site, browser, check_screen, log_in, site, token  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.integration
 
