@@ -319,6 +319,11 @@ def main(argv: list[str] | None = None) -> None:
         return
     settings = Settings()
     configure_logging(settings.log_level, settings.log_json)
+    starts_services = a.cmd in ("run", "migrate", "seed") or (a.cmd == "serve" and a.service != "console")
+    if starts_services and (problems := settings.secret_problems()):
+        # Outside the embedded mode no secret may stay at its default (one line per variable).
+        sys.exit("refusing to start: " + "\n  ".join(["insecure secrets (see deploy/atiende.env.example):",
+                                                       *problems]))
 
     if a.cmd == "run":
         try:

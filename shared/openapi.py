@@ -9,8 +9,9 @@ Routes declare the refusals they can answer beside their own success response:
 ``install_openapi`` (every service's app, see ``shared/http.py``) then makes the whole document
 say the same, whatever a route declared: every 4xx is ``ProblemDetails`` as problem+json
 (FastAPI's ``HTTPValidationError`` is gone), a secured operation (a security requirement, or an
-``Authorization``/``X-API-Key`` header parameter) documents 401, one with
-parameters or a body 422, one taking a body 413, and a route answering without a body
+``Authorization``/``X-API-Key`` header parameter) documents 401 (and one taking an API key 429:
+bad keys are rate limited), one with
+parameters or a body 422, one taking a body 413 (a form body 400 too), and a route answering without a body
 (``response_class=Response``, 201/202/204) documents its success response without content.
 """
 
@@ -28,7 +29,7 @@ from starlette.responses import Response
 from shared.problems import PROBLEM_JSON
 
 DESCRIPTIONS = {
-    400: "Bad request",
+    400: "Bad request: a form body the parser refuses (e.g. too many fields)",
     401: "Not authenticated: missing, expired or revoked token",
     403: "Forbidden: the caller's role does not allow it (R4.4)",
     404: "Not found (also another tenant's object)",
@@ -68,11 +69,21 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
             for s in statuses}
 
 
+def sse_response(description: str, events: list[str]) -> dict[str, Any]:
+    """``responses[200]`` of a server-sent-events route: the schema describes each event of the
+    stream (its ``event`` name, ``data``, ``id``, ``retry``), as OpenAPI 3.2's ``itemSchema`` does."""
+    event = {"type": "object", "description": "One server-sent event", "required": ["data"], "properties": {
+        "event": {"type": "string", "enum": events}, "data": {"type": "string", "description": "JSON"},
+        "id": {"type": "string"}, "retry": {"type": "integer", "description": "Reconnect after (ms)"}}}
+    return {"description": description, "content": {"text/event-stream": {"schema": event}}}
+
+
 EMPTY_STATUSES = frozenset({201, 202, 204})
 _FASTAPI_VALIDATION = ("HTTPValidationError", "ValidationError")
 _PROBLEM_REF = {"$ref": "#/components/schemas/ProblemDetails"}
 _CREDENTIAL_HEADERS = frozenset({"authorization", "x-api-key"})
 _METHODS = ("get", "put", "post", "delete", "patch", "options", "head", "trace")
+_FORMS = frozenset({"multipart/form-data", "application/x-www-form-urlencoded"})
 
 
 def install_openapi(app: FastAPI) -> None:
@@ -128,6 +139,11 @@ def _secured(op: dict[str, Any]) -> bool:
         p.get("in") == "header" and p.get("name", "").lower() in _CREDENTIAL_HEADERS for p in op.get("parameters", []))
 
 
+def _takes_api_key(op: dict[str, Any]) -> bool:
+    """An operation with the ``ApiKey`` security scheme (intake's: the other services refuse keys)."""
+    return any("ApiKey" in req for req in op.get("security") or ())
+
+
 def refine(schema: dict[str, Any], bodiless: set[tuple[str, str, str]] | None = None) -> dict[str, Any]:
     """The post-processing described in the module docstring, in place; returns ``schema``.
     ``bodiless``: (path, method, status) of success responses without a body."""
@@ -146,10 +162,14 @@ def refine(schema: dict[str, Any], bodiless: set[tuple[str, str, str]] | None = 
             responses: dict[str, Any] = op.setdefault("responses", {})
             if _secured(op):
                 responses.setdefault("401", _problem(401))
+            if _takes_api_key(op):  # bad keys are rate limited per address and key prefix
+                responses.setdefault("429", _problem(429))
             if op.get("parameters") or op.get("requestBody"):
                 responses.setdefault("422", _problem(422))
             if op.get("requestBody"):
                 responses.setdefault("413", _problem(413))
+            if _FORMS & set(op.get("requestBody", {}).get("content", {})):
+                responses.setdefault("400", _problem(400))  # a form the parser refuses (too many fields…)
             for status, response in responses.items():
                 if status.startswith("4"):
                     if response.get("description") in (None, "", "Validation Error"):

@@ -16,6 +16,22 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 SERVICE_PORTS = {"intake": 8001, "workflow": 8002, "notifier": 8003, "reporting": 8004}
 
 
+# Secret values published in this repository or commonly left in place: refused outside the
+# embedded mode (``Settings.secret_problems``), as is anything containing "change-me"/"changeme".
+KNOWN_DEFAULT_SECRETS = frozenset({
+    "local-trial-only-secret-change-me-0123456789abcdef",  # deploy/atiende.env.example
+    "secret", "password", "changeme", "change-me", "atiende", "admin", "guest", "test", "example"})
+
+
+def _known_default(value: str) -> bool:
+    v = value.strip().lower()
+    return v in KNOWN_DEFAULT_SECRETS or "change-me" in v or "changeme" in v or "change_me" in v
+
+
+class InsecureSecrets(ValueError):
+    """A secret is missing, too short or at a known default outside the embedded mode."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ATIENDE_", env_file=None, extra="ignore")
 
@@ -76,6 +92,13 @@ class Settings(BaseSettings):
     invite_ttl_hours: float = Field(default=72.0, gt=0)
     login_max_failures: int = Field(default=5, ge=1)
     login_lock_minutes: float = Field(default=15.0, gt=0)
+    # Rate limits over a sliding window (shared/rate_limits.py; counted in intake's database, so
+    # across replicas): failures per client address before 429 + Retry-After — failed log-ins (any
+    # account), password set-ups with a bad link, requests with a bad API key (also per key prefix).
+    attempt_window_minutes: float = Field(default=15.0, gt=0)
+    login_ip_max_failures: int = Field(default=50, ge=1)
+    password_setup_max_failures: int = Field(default=10, ge=1)
+    api_key_max_failures: int = Field(default=20, ge=1)
     operator_token: str = ""  # empty: the operator endpoints are off (use `atiende tenant create`)
     # Signs access tokens (HS256); every service that checks tokens needs the same value.
     # Embedded mode makes one in <data_dir>/token_secret when unset; the distributed mode requires it.
@@ -94,6 +117,13 @@ class Settings(BaseSettings):
     # Origins allowed to call the API from a browser (CORS), e.g. "https://console.example.com".
     # Empty: none — the console is served from the API's own origin (shared/one_origin.py).
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    # OpenTelemetry traces (shared/tracing.py): base URL of an OTLP/HTTP receiver (a collector,
+    # Jaeger), e.g. http://otel-collector:4318; spans go to <it>/v1/traces. Empty: the SDK's
+    # OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT if set, else tracing is off (nothing of the SDK loaded).
+    otlp_endpoint: str = ""
+    # Share of new traces kept (by trace id, so all of one correlation id alike); children follow.
+    trace_sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
 
     log_level: str = "INFO"
     log_json: bool = True
@@ -131,13 +161,38 @@ class Settings(BaseSettings):
         self.data_dir.mkdir(parents=True, exist_ok=True)
         return f"sqlite+aiosqlite:///{(self.data_dir / f'{service}.sqlite3').resolve()}"
 
+    def secret_problems(self) -> list[str]:
+        """What is wrong with the secrets, one line each naming its variable: outside the embedded
+        mode (a database or broker URL set) no secret may be missing where required, shorter than
+        32 characters, or a known default (the env example's, "change-me" and the like)."""
+        if not (self.database_url or self.amqp_url):
+            return []  # embedded: the token secret is made and kept in <data_dir>/token_secret
+        problems = []
+        for name, value, required in (("ATIENDE_TOKEN_SECRET", self.token_secret, True),
+                                      ("ATIENDE_OPERATOR_TOKEN", self.operator_token, False)):
+            if not value:
+                if required:
+                    problems.append(f"set {name} (32+ random characters) for the distributed mode")
+            elif _known_default(value):
+                problems.append(f"{name} is a published example value; set your own (32+ random characters)")
+            elif len(value) < 32:
+                problems.append(f"{name} must be at least 32 characters")
+        if self.twilio_auth_token and _known_default(self.twilio_auth_token):
+            problems.append("ATIENDE_TWILIO_AUTH_TOKEN is a placeholder; set the account's auth token")
+        return problems
+
+    def check_secrets(self) -> None:
+        """Fail fast (``InsecureSecrets``) on any of ``secret_problems``."""
+        problems = self.secret_problems()
+        if problems:
+            raise InsecureSecrets("; ".join(problems))
+
     def signing_secret(self) -> str:
+        self.check_secrets()
         if self.token_secret:
             if len(self.token_secret) < 32:
-                raise ValueError("ATIENDE_TOKEN_SECRET must be at least 32 characters")
+                raise InsecureSecrets("ATIENDE_TOKEN_SECRET must be at least 32 characters")
             return self.token_secret
-        if self.database_url or self.amqp_url:
-            raise ValueError("set ATIENDE_TOKEN_SECRET (32+ random characters) for the distributed mode")
         path = self.data_dir / "token_secret"
         if not path.exists():
             import secrets

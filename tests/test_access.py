@@ -313,7 +313,7 @@ async def test_api_keys_are_shown_once_work_and_can_be_revoked(rabbit_system: Sy
 
 # -- tenants ------------------------------------------------------------------------------------
 async def test_operator_creates_tenants_only_with_the_operator_token(rabbit_settings, smtp_sink: SmtpSink) -> None:  # type: ignore[no-untyped-def]
-    settings = rabbit_settings.model_copy(update={"operator_token": "op-secret-for-tests"})
+    settings = rabbit_settings.model_copy(update={"operator_token": "op-secret-for-tests-0123456789abcdef"})
     system = await System(settings, services=("intake", "notifier")).start()
     try:
         body = {"slug": "gas-sur", "name": "Gas del Sur", "country": "cl", "timezone": "America/Santiago",
@@ -321,13 +321,13 @@ async def test_operator_creates_tenants_only_with_the_operator_token(rabbit_sett
         c = system.intake
         assert (await c.post("/operator/tenants", json=body)).status_code == 403
         assert (await c.post("/operator/tenants", json=body, headers={"X-Operator-Token": "nope"})).status_code == 403
-        bad = await c.post("/operator/tenants", headers={"X-Operator-Token": "op-secret-for-tests"},
+        bad = await c.post("/operator/tenants", headers={"X-Operator-Token": "op-secret-for-tests-0123456789abcdef"},
                            json={**body, "country": "XX", "timezone": "Mars/Olympus"})
         assert {e["field"] for e in bad.json()["errors"]} == {"country", "timezone"}
-        r = await c.post("/operator/tenants", json=body, headers={"X-Operator-Token": "op-secret-for-tests"})
+        r = await c.post("/operator/tenants", json=body, headers={"X-Operator-Token": "op-secret-for-tests-0123456789abcdef"})
         assert r.status_code == 201 and r.json()["country"] == "CL"
         await wait_for(lambda: any(m.to == ["jefa@gassur.cl"] for m in smtp_sink.messages), 20, "admin invitation")
-        dup = await c.post("/operator/tenants", json=body, headers={"X-Operator-Token": "op-secret-for-tests"})
+        dup = await c.post("/operator/tenants", json=body, headers={"X-Operator-Token": "op-secret-for-tests-0123456789abcdef"})
         assert dup.status_code == 422 and dup.json()["errors"][0]["code"] == "duplicate_slug"
     finally:
         await system.stop()

@@ -35,7 +35,7 @@ from starlette.background import BackgroundTask
 from services.notifier.adapters.in_app_tables import notifications
 from services.notifier.in_app import LiveHub, LiveStream
 from shared.db import utcnow
-from shared.openapi import problem_responses
+from shared.openapi import problem_responses, sse_response
 from shared.paging import Page, PageParams
 from shared.refusals import TITLES, Refused, not_found
 from shared.runtime import runtime_of
@@ -164,8 +164,8 @@ class EventStream(StreamingResponse):
 
 
 @router.get("/notifications/stream", response_class=EventStream, responses={
-    200: {"description": "Server-sent events: `ready`, `notification`, `heartbeat`, `end`",
-          "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+    200: sse_response("Server-sent events: `ready`, `notification`, `heartbeat`, `end`",
+                      ["ready", "notification", "heartbeat", "end"]),
     **problem_responses(401, 429)})
 async def stream(request: Request,
                  access_token: Annotated[str | None, Query(

@@ -64,7 +64,8 @@ async def asyncapi_json(request: Request) -> Response:
 if yaml_available():
     @router.get("/asyncapi.yaml", response_class=Response,
                 responses={200: {"description": "The AsyncAPI 3.0 document, as YAML",
-                                 "content": {"application/yaml": {"schema": {"type": "string"}}}}})
+                                 "content": {"application/yaml": {"schema": {
+                                     "type": "object", "description": "The AsyncAPI document"}}}}})
     async def asyncapi_yaml(request: Request) -> Response:
         """The same document as ``/contracts/asyncapi.json``, in YAML."""
         return Response(_document_yaml(runtime_of(request).settings.namespace), media_type="application/yaml")

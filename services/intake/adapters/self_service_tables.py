@@ -1,62 +1,23 @@
-"""Customer self-service (R3.5): its failed look-ups (migration intake_0014_self_service)
-and the queries its use cases need.
-
-A failed look-up is one row per limit it counts against — ``scope`` "ip" (the client's address)
-and "number" (the request number typed) — keyed by an HMAC of the value, so the table holds no
-address or number in the clear. The rows live in intake's database so every replica counts the
-same attempts; rows older than the window are deleted as new failures are written."""
+"""Customer self-service (R3.5): the queries its use cases need. Its failed look-ups are rows of
+``attempt_tables.failed_attempts`` — one per limit a failure counts against, ``scope`` "ip" (the
+client's address) and "number" (the request number typed) — with every other rate limit's."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Index, String, Table, delete, insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
 
+from services.intake.adapters.attempt_tables import add_failure, key_hash, wait_for
 from services.intake.adapters.case_tables import case_history
-from services.intake.adapters.db import case_types, cases, metadata, tenants
+from services.intake.adapters.db import case_types, cases, tenants
 from services.intake.adapters.party_tables import assets, parties
-from shared.db import UTCDateTime
-from shared.migrations import big_id
 
-self_service_attempts = Table(
-    "self_service_attempts", metadata,
-    Column("id", big_id(), primary_key=True, autoincrement=True),
-    Column("tenant", String(60), nullable=False),  # as typed in the path (an unknown one counts too)
-    Column("scope", String(10), nullable=False),  # ip | number
-    Column("key_hash", String(64), nullable=False),  # HMAC-SHA256 of the address or number
-    Column("at", UTCDateTime(), nullable=False),
-)
-Index("self_service_attempts_key", self_service_attempts.c.tenant, self_service_attempts.c.scope,
-      self_service_attempts.c.key_hash, self_service_attempts.c.at)
-Index("self_service_attempts_at", self_service_attempts.c.at)
-
-SCOPES = ("ip", "number")
-
-
-def key_hash(secret: str, scope: str, value: str) -> str:
-    return hmac.new(secret.encode(), f"self-service:{scope}:{value}".encode(), hashlib.sha256).hexdigest()
-
-
-async def failures_since(conn: AsyncConnection, tenant: str, scope: str, key: str, since: datetime) -> list[datetime]:
-    """The failed look-ups counted against one key since ``since``, oldest first."""
-    t = self_service_attempts
-    rows = await conn.execute(select(t.c.at).where(t.c.tenant == tenant, t.c.scope == scope, t.c.key_hash == key,
-                                                   t.c.at >= since).order_by(t.c.at))
-    return [r.at for r in rows]
-
-
-async def add_failure(conn: AsyncConnection, tenant: str, keys: dict[str, str], now: datetime,
-                      forget_before: datetime) -> None:
-    """One failed look-up against each key (scope → key hash); what has left the window goes."""
-    t = self_service_attempts
-    await conn.execute(delete(t).where(t.c.at < forget_before))
-    await conn.execute(insert(t), [{"tenant": tenant, "scope": s, "key_hash": k, "at": now} for s, k in keys.items()])
+__all__ = ["add_failure", "case_by_number", "escalated_since", "key_hash", "tenant", "wait_for"]
 
 
 async def tenant(conn: AsyncConnection, slug: str) -> Any | None:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.intake.api.deps import AppSettings, CurrentPrincipal, Db, TokenSecret
+from services.intake.api.deps import AppSettings, ClientIp, CurrentPrincipal, Db, TokenSecret
 from services.intake.service_layer import accounts
 from shared.fields import InputModel, SafeText, check_text
 from shared.openapi import problem_responses
@@ -45,7 +45,7 @@ def _basic_client_id(request: Request) -> str | None:
 
 @router.post("/token", response_model=TokenOut, responses=problem_responses(401, 422, 429))
 async def login(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()], db: Db,
-                settings: AppSettings, secret: TokenSecret,
+                settings: AppSettings, secret: TokenSecret, ip: ClientIp,
                 tenant: Annotated[SafeText | None, Form(min_length=1, max_length=60,
                                                         description="The tenant's slug, e.g. inmobiliaria-demo")] = None,
                 ) -> TokenOut:
@@ -53,7 +53,9 @@ async def login(request: Request, form: Annotated[OAuth2PasswordRequestForm, Dep
     Clients that only speak the OAuth2 password flow (the /docs Authorize dialog) may give the
     tenant as ``client_id`` instead, in the form or in an ``Authorization: Basic`` header.
     Repeated failures lock the account for a while (``ATIENDE_LOGIN_MAX_FAILURES``,
-    ``ATIENDE_LOGIN_LOCK_MINUTES``): 429 with ``Retry-After``."""
+    ``ATIENDE_LOGIN_LOCK_MINUTES``), and failures from one client address on any accounts are
+    limited too (``ATIENDE_LOGIN_IP_MAX_FAILURES`` in ``ATIENDE_ATTEMPT_WINDOW_MINUTES``): 429
+    with ``Retry-After``, even for the right password."""
     slug = tenant or form.client_id or _basic_client_id(request)
     if not slug or len(slug) > 60:
         raise invalid(field_error("tenant", TENANT_MISSING, "missing"))
@@ -62,7 +64,8 @@ async def login(request: Request, form: Annotated[OAuth2PasswordRequestForm, Dep
             check_text(text)
         except ValueError:
             raise invalid(field_error(name, UNSAFE_TEXT, "unsafe_text")) from None
-    issued = await accounts.log_in(db, settings, secret, tenant=slug, email=form.username, password=form.password)
+    issued = await accounts.log_in(db, settings, secret, tenant=slug, email=form.username, password=form.password,
+                                   client_ip=ip)
     return TokenOut(access_token=issued.access_token, expires_in=issued.expires_in)
 
 
@@ -81,11 +84,14 @@ class PasswordSetupIn(InputModel):
     password: str = Field(min_length=1, max_length=200)
 
 
-@router.post("/password-setup", status_code=204, response_class=Response, responses=problem_responses(422))
-async def set_password(body: PasswordSetupIn, db: Db) -> Response:
+@router.post("/password-setup", status_code=204, response_class=Response, responses=problem_responses(422, 429))
+async def set_password(body: PasswordSetupIn, db: Db, settings: AppSettings, secret: TokenSecret,
+                       ip: ClientIp) -> Response:
     """Set a password with the one-time link an admin's invitation e-mailed (R4.1). The link
-    works once and expires; a new password ends every open session of the user."""
-    await accounts.set_password(db, body.token, body.password)
+    works once and expires; a new password ends every open session of the user. Bad links from
+    one client address are limited (``ATIENDE_PASSWORD_SETUP_MAX_FAILURES``): 429 with
+    ``Retry-After``."""
+    await accounts.set_password(db, settings, secret, body.token, body.password, ip)
     return Response(status_code=204)
 
 

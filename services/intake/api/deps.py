@@ -21,7 +21,7 @@ from shared.refusals import TOKEN_MISSING, unauthenticated
 from shared.runtime import runtime_of
 from shared.settings import Settings
 
-__all__ = ["AdminPrincipal", "AppSettings", "CatalogCache", "CurrentPrincipal", "Db", "TokenSecret", "authenticate",
+__all__ = ["AdminPrincipal", "AppSettings", "CatalogCache", "ClientIp", "CurrentPrincipal", "Db", "TokenSecret", "authenticate",
            "unauthenticated"]
 
 bearer_scheme = OAuth2PasswordBearer(
@@ -54,11 +54,20 @@ AppSettings = Annotated[Settings, Depends(_settings)]
 TokenSecret = Annotated[str, Depends(_token_secret)]
 
 
-async def authenticate(db: Db, secret: TokenSecret,
+def client_ip(request: Request) -> str:
+    """The client's address, which rate limits count failures against (behind a proxy: what
+    uvicorn takes from ``X-Forwarded-For`` of the trusted ``FORWARDED_ALLOW_IPS``)."""
+    return request.client.host if request.client else "unknown"
+
+
+ClientIp = Annotated[str, Depends(client_ip)]
+
+
+async def authenticate(db: Db, secret: TokenSecret, settings: AppSettings, ip: ClientIp,
                        token: Annotated[str | None, Depends(bearer_scheme)] = None,
                        x_api_key: Annotated[str | None, Depends(api_key_scheme)] = None) -> Principal:
     if x_api_key:
-        return await accounts.principal_of_api_key(db, x_api_key)
+        return await accounts.principal_of_api_key(db, settings, secret, x_api_key, ip)
     if not token or not token.strip():
         raise unauthenticated(TOKEN_MISSING)
     return await accounts.principal_of_token(db, secret, token.strip())

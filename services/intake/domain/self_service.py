@@ -18,18 +18,18 @@ bounded (``MAX_FAILURES`` failed look-ups per client address and per request num
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from services.intake.domain import triage
 from services.intake.domain.numbering import format_case_number
+from shared.rate_limits import Limit
 
 # The two kinds the customer may file (R3.4's table kinds).
 KINDS = triage.TABLE_KINDS
 MAX_FAILURES = 5
 WINDOW = timedelta(minutes=15)
+LIMIT = Limit(MAX_FAILURES, WINDOW)  # counted with shared/rate_limits.py
 TOKEN_TTL = timedelta(minutes=30)
 ACTOR_NAME = "Autogestión del cliente"  # who history names for what the customer filed
 
@@ -37,17 +37,10 @@ Text = tuple[str, str]
 
 NOT_FOUND: Text = ("No encontramos una solicitud con ese número y ese RUT o documento de identidad.",
                    "We found no request with that number and that national id.")
-TOO_MANY: Text = ("Demasiados intentos", "Too many attempts")
 TOKEN_INVALID: Text = ("La consulta expiró o no es válida; busque su solicitud de nuevo.",
                        "This look-up has expired or is not valid; find your request again.")
 UNAVAILABLE: Text = ("Este seguimiento no se puede ingresar en línea; comuníquese con nuestro centro de atención.",
                      "This follow-up cannot be filed online; please contact our customer service centre.")
-
-
-def too_many_text(wait_s: int) -> Text:
-    minutes = max(1, math.ceil(wait_s / 60))
-    return (f"Hubo demasiados intentos fallidos. Intente de nuevo en {minutes} minuto(s).",
-            f"There were too many failed attempts. Try again in {minutes} minute(s).")
 
 
 def number_key(raw: str) -> str:
@@ -57,16 +50,6 @@ def number_key(raw: str) -> str:
     if digits and re.fullmatch(r"\s*(N[°º.]?\s*)?[0-9.\s]+\s*", raw, flags=re.IGNORECASE) and len(digits) <= 12:
         return format_case_number(int(digits))
     return raw.strip().upper()[:40]
-
-
-def retry_after(failures: Sequence[datetime], now: datetime) -> int | None:
-    """Seconds until one more attempt is allowed, or None when it is allowed now. ``failures``:
-    the failed attempts inside the window, oldest first."""
-    if len(failures) < MAX_FAILURES:
-        return None
-    # Once this one leaves the window, fewer than MAX_FAILURES remain.
-    freeing = failures[len(failures) - MAX_FAILURES]
-    return max(1, math.ceil((freeing + WINDOW - now).total_seconds()))
 
 
 # -- what the customer may file (R3.4, R3.5) ---------------------------------------------------------

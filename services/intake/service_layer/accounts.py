@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.intake.adapters import account_queries as q
+from services.intake.adapters import attempt_tables as attempts
 from services.intake.adapters import catalog_tables as catalog_store
 from services.intake.adapters.credentials import (
     digest,
@@ -39,6 +40,7 @@ from shared.db import Database, Tx, utcnow
 from shared.fields import phone_in_region
 from shared.logs import correlation_id
 from shared.paging import Page, PageQuery
+from shared.rate_limits import Limit, too_many
 from shared.refusals import (
     TOKEN_EXPIRED,
     TOKEN_INVALID,
@@ -117,12 +119,41 @@ async def invite(tx: Tx, tenant: Any, user: Any, settings: Settings) -> str:
     return token
 
 
+# -- rate limits (shared/rate_limits.py; failures in attempt_tables, counted across replicas) ----
+NO_TENANT = ""  # the tenant column of limits that count across tenants (a client address, an API key)
+
+
+def _limit(settings: Settings, max_failures: int) -> Limit:
+    return Limit.of(max_failures, settings.attempt_window_minutes)
+
+
+async def _refuse_if_throttled(conn: AsyncConnection, checks: list[tuple[str, str, Limit]], now: datetime) -> None:
+    wait = await attempts.wait_for(conn, NO_TENANT, checks, now)
+    if wait is not None:
+        raise too_many(wait)
+
+
+async def _count_failure(conn: AsyncConnection, checks: list[tuple[str, str, Limit]], now: datetime,
+                         tenant: str = NO_TENANT) -> None:
+    forget = now - max(limit.window for _, _, limit in checks)
+    await attempts.add_failure(conn, tenant, {scope: key for scope, key, _ in checks}, now, forget)
+
+
 # -- authentication (every request) -------------------------------------------------------------
-async def principal_of_api_key(db: Database, key: str) -> Principal:
+async def principal_of_api_key(db: Database, settings: Settings, secret: str, key: str, client_ip: str) -> Principal:
+    """The integration an ``X-API-Key`` is; bad keys are counted per client address and per key
+    prefix: too many in the window (``api_key_max_failures``) and every key from there, good or
+    bad, is answered 429 until the window frees one (guessing stops early)."""
     now = utcnow()
+    limit = _limit(settings, settings.api_key_max_failures)
+    checks = [("key-ip", attempts.key_hash(secret, "key-ip", client_ip), limit),
+              ("key-prefix", attempts.key_hash(secret, "key-prefix", key[:10]), limit)]
     async with db.read() as conn:
+        await _refuse_if_throttled(conn, checks, now)
         row = await q.api_key_by_hash(conn, digest(key))
     if row is None or row.revoked_at is not None:
+        async with db.engine.begin() as conn:
+            await _count_failure(conn, checks, now)
         raise unauthenticated(("La clave de API no es válida o fue revocada.", "Invalid or revoked API key."))
     if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
         async with db.engine.begin() as conn:  # coarse: at most one write a minute per key
@@ -159,14 +190,25 @@ class Issued:
 
 
 async def log_in(db: Database, settings: Settings, secret: str, *, tenant: str, email: str,
-                 password: str) -> Issued:
+                 password: str, client_ip: str) -> Issued:
     """E-mail, password and tenant → a bearer token. Repeated failures lock the account for a while
-    (``login_max_failures``, ``login_lock_minutes``); the same 401 whichever part was wrong."""
+    (``login_max_failures``, ``login_lock_minutes``), and failures from one client address on any
+    accounts are limited too (``login_ip_max_failures`` in ``attempt_window_minutes``): 429 with
+    Retry-After, even for the right password; the same 401 whichever part was wrong."""
     now = utcnow()
     email = email.strip().lower()
+    by_ip = [("login-ip", attempts.key_hash(secret, "login-ip", client_ip),
+              _limit(settings, settings.login_ip_max_failures))]
+    # An e-mail with no account is locked as an account would be (its failures are counted in
+    # failed_attempts instead of on a users row): a 429 tells nothing about which e-mails exist.
+    no_account = [("login-account", attempts.key_hash(secret, "login-account", email),
+                   Limit.of(settings.login_max_failures, settings.login_lock_minutes))]
     async with db.read() as conn:
         seen = await q.user_by_email(conn, tenant, email)
-    _refuse_if_locked(seen, now)
+        _refuse_if_locked(seen, now)
+        if seen is None:
+            _refuse_while_locked(await attempts.wait_for(conn, tenant, no_account, now))
+        await _refuse_if_throttled(conn, by_ip, now)
     # The slow hash runs outside the transaction (no row lock, no connection held meanwhile).
     ok = verify_password(seen.password_hash if seen is not None else None, password)
     refusal: Refused | None = None
@@ -178,6 +220,9 @@ async def log_in(db: Database, settings: Settings, secret: str, *, tenant: str, 
                                            lock_minutes=settings.login_lock_minutes)
                 await q.update_user(uow.conn, user.id, {"failed_logins": step.failed_logins,
                                                         "locked_until": step.locked_until})
+            if user is None:
+                await _count_failure(uow.conn, no_account, now, tenant)
+            await _count_failure(uow.conn, by_ip, now)
             refusal = unauthenticated(rules.WRONG_CREDENTIALS)  # raised after the commit
         else:
             _refuse_if_locked(user, now)  # locked meanwhile by a concurrent failure
@@ -194,7 +239,10 @@ async def log_in(db: Database, settings: Settings, secret: str, *, tenant: str, 
 
 
 def _refuse_if_locked(user: Any, now: Any) -> None:
-    wait = rules.locked_for(user.locked_until, now) if user is not None else None
+    _refuse_while_locked(rules.locked_for(user.locked_until, now) if user is not None else None)
+
+
+def _refuse_while_locked(wait: int | None) -> None:
     if wait is not None:
         title, detail = rules.locked_texts(wait)
         raise Refused(429, "login-locked", title, detail, headers={"Retry-After": str(wait)})
@@ -216,21 +264,32 @@ async def log_out(db: Database, who: Principal) -> None:
             subject=str(who.user_id))
 
 
-async def set_password(db: Database, token: str, password: str) -> None:
+async def set_password(db: Database, settings: Settings, secret: str, token: str, password: str,
+                       client_ip: str) -> None:
     """Set a password with the one-time link an admin's invitation e-mailed (R4.1); it ends every
-    open session of that user."""
+    open session of that user. Bad links are counted per client address: too many in the window
+    (``password_setup_max_failures``) and every attempt from there is 429 with Retry-After."""
     now = utcnow()
+    by_ip = [("setup-ip", attempts.key_hash(secret, "setup-ip", client_ip),
+              _limit(settings, settings.password_setup_max_failures))]
+    async with db.read() as conn:
+        await _refuse_if_throttled(conn, by_ip, now)
+    refusal: Refused | None = None
     async with UnitOfWork(db) as uow:
         link = await q.lock_setup_link(uow.conn, digest(token))
         if link is None or link.used_at is not None or link.expires_at <= now:
-            raise invalid(field_error("token", INVALID_SETUP_LINK, "invalid_setup_token"))
-        problems = password_problems(password, link.email)
-        if problems:
-            raise invalid(*(field_error("password", msg, "weak_password") for msg in problems))
-        await q.use_setup_link(uow.conn, link.token_hash, now)
-        await q.update_user(uow.conn, link.user_id, {"password_hash": hash_password(password), "failed_logins": 0,
-                                                     "locked_until": None, "updated_at": now})
-        await q.revoke_sessions_of(uow.conn, link.user_id, now)
+            await _count_failure(uow.conn, by_ip, now)
+            refusal = invalid(field_error("token", INVALID_SETUP_LINK, "invalid_setup_token"))  # after the commit
+        else:
+            problems = password_problems(password, link.email)
+            if problems:
+                raise invalid(*(field_error("password", msg, "weak_password") for msg in problems))
+            await q.use_setup_link(uow.conn, link.token_hash, now)
+            await q.update_user(uow.conn, link.user_id, {"password_hash": hash_password(password), "failed_logins": 0,
+                                                         "locked_until": None, "updated_at": now})
+            await q.revoke_sessions_of(uow.conn, link.user_id, now)
+    if refusal is not None:
+        raise refusal
 
 
 # -- tenants ------------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from services.intake.domain import parties as party_rules
 from services.intake.domain import self_service as rules
 from services.intake.domain.access import Principal, Role
 from services.intake.service_layer import cases
-from shared import clock
+from shared import clock, rate_limits
 from shared.auth import ALGORITHM, ISSUER
 from shared.db import Database, utcnow
 from shared.refusals import Refused, conflict, field_error, invalid, not_found, unauthenticated
@@ -94,16 +94,10 @@ class Found:
 
 
 async def _refuse_if_throttled(db: Database, tenant: str, keys: dict[str, str], now: datetime) -> None:
-    waits = []
     async with db.read() as conn:
-        for scope, key in keys.items():
-            wait = rules.retry_after(await q.failures_since(conn, tenant, scope, key, now - rules.WINDOW), now)
-            if wait is not None:
-                waits.append(wait)
-    if waits:
-        wait = max(waits)
-        raise Refused(429, "too-many-attempts", rules.TOO_MANY, rules.too_many_text(wait),
-                      headers={"Retry-After": str(wait)})
+        wait = await q.wait_for(conn, tenant, [(scope, key, rules.LIMIT) for scope, key in keys.items()], now)
+    if wait is not None:
+        raise rate_limits.too_many(wait)
 
 
 def _matches(given: str, row: Any | None) -> bool:
