@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The RabbitMQ + PostgreSQL deployment on this machine: four `atiende serve` processes.
-#   bash deploy/run-distributed.sh            (env from var/atiende.env, else deploy/atiende.env.example)
+#   bash deploy/run-distributed.sh            (env from var/atiende.env; made from deploy/atiende.env.example,
+#                                             with a new token secret, when missing)
 # Creates the database if missing, migrates (waiting for PostgreSQL and RabbitMQ), seeds the demo
 # tenants, starts the services, waits until each answers /ready, and stops them all on Ctrl-C.
 # A service that exits or is not ready within READY_TIMEOUT seconds (60) stops everything this
@@ -9,9 +10,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ENV_FILE="${ATIENDE_ENV_FILE:-var/atiende.env}"
-[ -f "$ENV_FILE" ] || ENV_FILE=deploy/atiende.env.example
-set -a; . "$ENV_FILE"; set +a
 BIN="${VENV:-.venv}/bin"
+if [ ! -f "$ENV_FILE" ]; then
+  # First run: this machine's own env file, the example with a token secret of its own (outside
+  # the embedded mode the services refuse the example's empty or published secrets).
+  mkdir -p "$(dirname "$ENV_FILE")"
+  secret="$("$BIN/python" -c 'import secrets; print(secrets.token_urlsafe(48))')"
+  sed "s|^ATIENDE_TOKEN_SECRET=.*$|ATIENDE_TOKEN_SECRET=$secret|" deploy/atiende.env.example >"$ENV_FILE"
+  chmod 600 "$ENV_FILE"
+  echo "created $ENV_FILE from deploy/atiende.env.example with a new ATIENDE_TOKEN_SECRET"
+fi
+set -a; . "$ENV_FILE"; set +a
 mkdir -p var/log
 
 db_name="${ATIENDE_DATABASE_URL##*/}"

@@ -53,6 +53,7 @@ ATIENDE_VARS = {
     "ATIENDE_TWILIO_ACCOUNT_SID",
     "ATIENDE_TWILIO_AUTH_TOKEN",
     "ATIENDE_TWILIO_FROM",
+    "ATIENDE_OTLP_ENDPOINT",
 }
 SUBPROCESS_TIMEOUT = 20
 
@@ -966,3 +967,44 @@ def test_proxy_does_not_expose_metrics() -> None:
     assert re.search(rf"handle\s+@{matcher.group(1)}\s*\{{\s*respond\s+404\s*\}}", text)
     first_handle = re.search(r"^\s*handle\b.*$", text, re.M)
     assert first_handle and f"@{matcher.group(1)}" in first_handle.group(0), "before any route to a service"
+
+
+def test_run_distributed_makes_its_env_file_with_a_secret_of_its_own(tmp_path: Path) -> None:
+    """First `make distributed` on a machine: var/atiende.env is made from the example with a new
+    token secret (the services refuse the example's empty one outside the embedded mode), private
+    to its owner, and accepted by the secrets check; a second run keeps it."""
+    import socket
+
+    from shared.settings import Settings
+
+    (tmp_path / "deploy").mkdir()
+    script = tmp_path / "deploy" / "run-distributed.sh"
+    script.write_text((ROOT / "deploy" / "run-distributed.sh").read_text())
+    pg = os.environ.get("ATIENDE_TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
+    example = re.sub(r"(?m)^ATIENDE_DATABASE_URL=.*$", f"ATIENDE_DATABASE_URL={pg}", ENV_EXAMPLE.read_text())
+    (tmp_path / "deploy" / "atiende.env.example").write_text(example)
+    venv_bin = tmp_path / "venv" / "bin"
+    venv_bin.mkdir(parents=True)
+    wrapper = venv_bin / "python"
+    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    wrapper.chmod(0o755)
+    fake = venv_bin / "atiende"
+    fake.write_text(FAKE_ATIENDE)
+    fake.chmod(0o755)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        base = int(s.getsockname()[1])
+    env_file = tmp_path / "var" / "atiende.env"
+    env = {**os.environ, "ATIENDE_ENV_FILE": str(env_file), "VENV": str(tmp_path / "venv"),
+           "PATH": f"{venv_bin}{os.pathsep}{os.environ['PATH']}", "BASE_PORT": str(base), "READY_TIMEOUT": "4",
+           "FAKE_DIR": str(tmp_path), "FAKE_BROKEN": "intake", "FAKE_EXIT": "1"}  # stop at the first service
+    env.pop("ATIENDE_SMTP_HOST", None)
+    out = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, timeout=60)
+    assert f"created {env_file}" in out.stdout, out
+    values = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if re.match(r"^[A-Z_]+=", line))
+    secret = values["ATIENDE_TOKEN_SECRET"]
+    assert len(secret) >= 48 and secret not in ENV_EXAMPLE.read_text()
+    assert env_file.stat().st_mode & 0o077 == 0
+    assert Settings(database_url=pg, token_secret=secret).secret_problems() == []
+    again = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, timeout=60)
+    assert "created" not in again.stdout and f"ATIENDE_TOKEN_SECRET={secret}" in env_file.read_text()
