@@ -393,7 +393,7 @@ async def save_calendar(tx: Tx, tenant: str, *, country: str, timezone: str, ext
                                                                  **values}):
         await tx.conn.execute(update(calendars).where(calendars.c.tenant == tenant, calendars.c.code == code)
                               .values(version=calendars.c.version + 1, **values))
-    row = await get_calendar(tx.conn, tenant, code)
+    row: Row[Any] | None = await get_calendar(tx.conn, tenant, code)
     assert row is not None
     await _emit(tx, tenant, "catalog.calendar_changed.v1", tenant if not own else f"{tenant}/{code}", CalendarChanged(
         code=code, name=name, country=country, subdivision=subdivision, timezone=timezone,

@@ -339,4 +339,4 @@ class Explain(Executable, ClauseElement):
 @compiles(Explain, "postgresql")
 def _explain(element: Explain, compiler: Any, **kw: Any) -> str:
     opts = "ANALYZE, BUFFERS, FORMAT TEXT" if element.analyze else "FORMAT JSON"
-    return f"EXPLAIN ({opts}) " + compiler.process(element.statement, **kw)
+    return f"EXPLAIN ({opts}) " + str(compiler.process(element.statement, **kw))

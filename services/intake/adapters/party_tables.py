@@ -341,8 +341,9 @@ async def contacts_of(conn: AsyncConnection, party_id: uuid.UUID, *, after: list
 
 
 async def lock_contact(conn: AsyncConnection, party_id: uuid.UUID, contact_id: uuid.UUID) -> Row[Any] | None:
-    return (await conn.execute(_contacts_of(party_id).where(party_contacts.c.id == contact_id)
-                               .with_for_update())).first()
+    row: Row[Any] | None = (await conn.execute(_contacts_of(party_id).where(party_contacts.c.id == contact_id)
+                                                .with_for_update())).first()
+    return row
 
 
 async def get_contact(conn: AsyncConnection, contact_id: uuid.UUID) -> Row[Any]:

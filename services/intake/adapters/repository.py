@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.engine import Row
@@ -110,8 +110,9 @@ class CatalogCache:
         """By id or e-mail. Not cached: a deactivated user must stop receiving cases at once."""
         key = users.c.id == user_id if user_id is not None else users.c.email == (email or "").lower()
         async with self.db.read() as conn:
-            return (await conn.execute(select(users.c.id, users.c.email, users.c.name).where(
+            found = (await conn.execute(select(users.c.id, users.c.email, users.c.name).where(
                 key, users.c.tenant == tenant, users.c.active.is_(True)))).first()
+        return cast("Row[Any] | None", found)
 
     def forget(self, tenant: str) -> None:
         """Drop what is cached about one tenant."""

@@ -111,7 +111,7 @@ class EscalationKindIn(EntryIn):
     model_config = ConfigDict(json_schema_extra={"example": {
         "code": "case_overdue", "name_es": "Solicitud de atención al cliente vencida",
         "name_en": "Customer request overdue"}})
-    code: KindCode  # type: ignore[assignment]
+    code: KindCode
 
 
 def _entry_routes(kind: str, path: str, in_model: type[EntryIn], patch_model: type[EntryPatch],

@@ -8,7 +8,7 @@ field; the case API can use ``case_type_problems`` to apply a type to a case bei
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, time
 from typing import Any
@@ -147,7 +147,7 @@ def subdivisions(country: str) -> list[str]:
     return list(holidays.list_supported_countries().get(country, []))
 
 
-def hours_problems(hours: dict[str, Sequence[tuple[time, time]]], prefix: str = "hours"
+def hours_problems(hours: Mapping[str, Sequence[tuple[time, time]]], prefix: str = "hours"
                    ) -> list[tuple[str, Text, str]]:
     """Working periods per ISO weekday ("1".."7"): each ends after it starts, and a day's periods
     do not overlap (e.g. 09:00–13:00 and 14:00–18:00 for a lunch break)."""
@@ -173,7 +173,7 @@ def hours_problems(hours: dict[str, Sequence[tuple[time, time]]], prefix: str = 
 
 
 def time_calendar_problems(*, country: str, subdivision: str | None, timezone: str,
-                           hours: dict[str, Sequence[tuple[time, time]]], closed: Sequence[date],
+                           hours: Mapping[str, Sequence[tuple[time, time]]], closed: Sequence[date],
                            working: Sequence[date]) -> list[tuple[str, Text, str]]:
     """What is wrong with one of a tenant's calendars, field by field: country and subdivision
     known to the ``holidays`` package, an IANA zone, periods per weekday, no day listed twice or

@@ -368,7 +368,7 @@ async def add_user(db: Database, settings: Settings, who: Principal, data: dict[
             assert tenant is not None  # a principal's tenant exists
             data = {**data, "mobile": phone_in_region(data.get("mobile"), tenant.country, "mobile", errors)}
             errors.raise_if_any()
-            row = await create_user(uow.tx, tenant, data)
+            row: Row[Any] = await create_user(uow.tx, tenant, data)
             await invite(uow.tx, tenant, row, settings)
     except IntegrityError:  # the same e-mail created concurrently
         raise invalid(field_error("email", DUPLICATE_EMAIL, "duplicate_email")) from None

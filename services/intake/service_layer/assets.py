@@ -247,7 +247,7 @@ async def _locked_asset(uow: UnitOfWork, who: Principal, asset_id: uuid.UUID) ->
     return row
 
 
-async def _apply(uow: UnitOfWork, row: Any, changes: dict[str, Any]) -> Any:
+async def _apply(uow: UnitOfWork, row: Row[Any], changes: dict[str, Any]) -> Row[Any]:
     if any(getattr(row, k) != v for k, v in changes.items()):  # a no-op emits nothing
         row = await tables.update_asset(uow.conn, row.id, {**changes, "updated_at": utcnow()})
         await emit_asset(uow, row)

@@ -72,7 +72,7 @@ def upgrade() -> None:
     # without this, every executor's inbox query would read all of the tenant's parties.
     op.create_index("parties_restricted", "parties", ["tenant"], schema=S,
                     postgresql_where=sa.text(RESTRICTED), sqlite_where=sa.text(RESTRICTED))
-    if dialect == "postgresql" and bind.dialect.server_version_info >= (14,):
+    if dialect == "postgresql" and (bind.dialect.server_version_info or (0,)) >= (14,):
         # The category filter compares each level of the JSON path; without statistics on those
         # expressions the planner guesses 0.5 % per level and sorts whole views (PostgreSQL 14+).
         op.execute(f"CREATE STATISTICS IF NOT EXISTS {S}.cases_category (ndistinct, dependencies, mcv) "

@@ -36,7 +36,7 @@ def _primary_key(columns: list[str]) -> None:
         keys = [sa.Column("tenant", sa.String(60), sa.ForeignKey("tenants.slug"), primary_key=True),
                 sa.Column("code", sa.String(60), primary_key=True, nullable=False, server_default="default")]
         if "code" in columns:
-            with op.batch_alter_table("calendars", recreate="always", reflect_args=keys):
+            with op.batch_alter_table("calendars", recreate="always", reflect_args=tuple(keys)):
                 pass
         # else: dropping ``code`` (below) leaves the key on ``tenant``
     else:
