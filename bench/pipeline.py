@@ -96,10 +96,12 @@ def port_free(port: int) -> bool:
 # --------------------------------------------------------------------------------------------
 _CASE_RE = re.compile(rb"^X-Atiende-Case:\s*(\S+)", re.M | re.I)
 _TPL_RE = re.compile(rb"^X-Atiende-Template:\s*(\S+)", re.M | re.I)
+_MID_RE = re.compile(rb"^Message-ID:\s*(\S+)", re.M | re.I)
 
 
 def sink_main(port: int, out_path: str) -> None:
-    """aiosmtpd Controller on 127.0.0.1:port; one line 'time<TAB>case<TAB>template' per message."""
+    """aiosmtpd Controller on 127.0.0.1:port; one line per message:
+    'time<TAB>case<TAB>template<TAB>recipients<TAB>Message-ID'."""
     import threading
 
     from aiosmtpd.controller import Controller
@@ -117,7 +119,9 @@ def sink_main(port: int, out_path: str) -> None:
             head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
             c = _CASE_RE.search(head)
             t = _TPL_RE.search(head)
-            line = f"{now:.6f}\t{c.group(1).decode() if c else '-'}\t{t.group(1).decode() if t else '-'}\n"
+            m = _MID_RE.search(head)
+            line = (f"{now:.6f}\t{c.group(1).decode() if c else '-'}\t{t.group(1).decode() if t else '-'}"
+                    f"\t{','.join(sorted(envelope.rcpt_tos))}\t{m.group(1).decode() if m else '-'}\n")
             with lock:
                 out.write(line)
             return "250 OK"
@@ -141,13 +145,16 @@ def sink_main(port: int, out_path: str) -> None:
 
 
 class SinkReader:
-    """Tails the sink's file: arrivals[(case, template)] = [time, ...]."""
+    """Tails the sink's file: arrivals[(case, template)] = [time, ...] and, in the same order,
+    recipients[(case, template)] = ["a@x,b@y", ...] and message_ids[(case, template)]."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.pos = 0
         self.buf = b""
         self.arrivals: dict[tuple[str, str], list[float]] = defaultdict(list)
+        self.recipients: dict[tuple[str, str], list[str]] = defaultdict(list)  # envelope recipients, per arrival
+        self.message_ids: dict[tuple[str, str], list[str]] = defaultdict(list)
         self.total = 0
 
     def poll(self) -> int:
@@ -162,8 +169,10 @@ class SinkReader:
         lines = data.split(b"\n")
         self.buf = lines.pop()
         for ln in lines:
-            ts, case, tpl = ln.decode().split("\t")
+            ts, case, tpl, *rest = ln.decode().split("\t")
             self.arrivals[(case, tpl)].append(float(ts))
+            self.recipients[(case, tpl)].append(rest[0] if rest else "")
+            self.message_ids[(case, tpl)].append(rest[1] if len(rest) > 1 else "")
             self.total += 1
         return len(lines)
 
@@ -236,17 +245,21 @@ def cpu_delta(a: dict[str, dict[int, float]], b: dict[str, dict[int, float]], wa
 # --------------------------------------------------------------------------------------------
 # Deployment: database, namespace, services
 # --------------------------------------------------------------------------------------------
-def psql(sql: str, db: str = "postgres") -> str:
-    return subprocess.run([*PG_ADMIN, sql, "-d", db], capture_output=True, text=True, check=True).stdout.strip()
+def psql(sql: str, db: str = "postgres", port: int = 5432) -> str:
+    return subprocess.run([*PG_ADMIN, sql, "-d", db, "-p", str(port)], capture_output=True, text=True,
+                          check=True).stdout.strip()
 
 
 class Deployment:
-    def __init__(self, run_id: str, workers: int, sink_port: int, logdir: Path, cwd: Path = ROOT) -> None:
+    def __init__(self, run_id: str, workers: int, sink_port: int, logdir: Path, cwd: Path = ROOT,
+                 replicas: int = 1) -> None:
+        self.replicas = replicas  # processes per service (uvicorn workers: each a full replica)
         self.cwd = cwd  # the code that runs: the work tree, or a `--tree REV` snapshot
         self.ns = f"bench{run_id}"
         self.db = f"atiende_bench_{run_id}"
         self.workers = workers
         self.logdir = logdir
+        self.pg_port = 5432  # PostgreSQL on 127.0.0.1 (bench/faults.py runs its own on another port)
         self.ports = {s: (p if port_free(p) else free_port()) for s, p in DEFAULT_PORTS.items()}
         self.env = dict(os.environ)
         self.env.update({
@@ -268,7 +281,7 @@ class Deployment:
         return [sys.executable, "-m", "atiende", *args]
 
     def setup(self) -> None:
-        psql(f'CREATE DATABASE "{self.db}"')
+        psql(f'CREATE DATABASE "{self.db}"', port=self.pg_port)
         self.db_created = True
         r = subprocess.run(self.atiende("migrate", "--seed"), env=self.env, cwd=self.cwd, capture_output=True,
                            text=True, timeout=300)
@@ -279,12 +292,16 @@ class Deployment:
 
     def start(self) -> None:
         for svc in SERVICES:
-            w = self.workers if svc == "intake" else 1
-            args = self.atiende("serve", svc, "--host", "127.0.0.1", "--port", str(self.ports[svc]),
-                                "--workers", str(w))
-            out = open(self.logdir / f"{svc}.log", "ab")  # noqa: SIM115 - owned by the child
-            self.procs[svc] = subprocess.Popen(args, env=self.env, cwd=self.cwd, stdout=out, stderr=subprocess.STDOUT,
-                                               start_new_session=True)
+            self.start_one(svc)
+
+    def start_one(self, svc: str) -> None:
+        """Start (or restart, after it died) one service as its own process group."""
+        w = max(self.workers if svc == "intake" else 1, self.replicas)
+        args = self.atiende("serve", svc, "--host", "127.0.0.1", "--port", str(self.ports[svc]),
+                            "--workers", str(w))
+        out = open(self.logdir / f"{svc}.log", "ab")  # noqa: SIM115 - owned by the child
+        self.procs[svc] = subprocess.Popen(args, env=self.env, cwd=self.cwd, stdout=out, stderr=subprocess.STDOUT,
+                                           start_new_session=True)
 
     def wait_ready(self, timeout: float = 90.0) -> dict[str, float]:
         import httpx
@@ -374,7 +391,7 @@ class Deployment:
 
     def drop_db(self) -> None:
         if self.db_created:
-            psql(f'DROP DATABASE IF EXISTS "{self.db}" WITH (FORCE)')
+            psql(f'DROP DATABASE IF EXISTS "{self.db}" WITH (FORCE)', port=self.pg_port)
 
 
 # --------------------------------------------------------------------------------------------
@@ -416,6 +433,17 @@ def case_api_shape(port: int) -> tuple[str, list[str]]:
     return ("backbone" if "tenant" in props else "accounts"), props
 
 
+def create_api_key(dep: Deployment, tenant: str) -> str:
+    """An API key of ``tenant``, made with `atiende api-key create` (the way an admin would)."""
+    r = subprocess.run(dep.atiende("api-key", "create", "--tenant", tenant, "--name", f"bench-{dep.ns}"),
+                       env=dep.env, cwd=dep.cwd, capture_output=True, text=True, timeout=120)
+    keys = [ln.strip() for ln in r.stdout.splitlines() if ln.strip()]
+    if r.returncode != 0 or not keys:
+        raise RuntimeError(f"`atiende api-key create --tenant {tenant}` failed rc={r.returncode}: "
+                           f"{r.stdout[-1000:]}{r.stderr[-3000:]}")
+    return keys[-1]
+
+
 def make_callers(dep: Deployment, spread: bool) -> tuple[list[Caller], dict]:
     import httpx
 
@@ -426,13 +454,7 @@ def make_callers(dep: Deployment, spread: bool) -> tuple[list[Caller], dict]:
         if shape == "backbone":
             callers.append(Caller(tenant, ctype, {}, {"tenant": tenant, "responsible_email": RESPONSIBLE_EMAIL}))
             continue
-        r = subprocess.run(dep.atiende("api-key", "create", "--tenant", tenant, "--name", f"bench-{dep.ns}"),
-                           env=dep.env, cwd=dep.cwd, capture_output=True, text=True, timeout=120)
-        keys = [ln.strip() for ln in r.stdout.splitlines() if ln.strip()]
-        if r.returncode != 0 or not keys:
-            raise RuntimeError(f"`atiende api-key create --tenant {tenant}` failed rc={r.returncode}: "
-                               f"{r.stdout[-1000:]}{r.stderr[-3000:]}")
-        key = keys[-1]
+        key = create_api_key(dep, tenant)
         u = httpx.get(f"http://127.0.0.1:{dep.ports['intake']}/users", params={"role": "executor", "active": "true"},
                       headers={"X-API-Key": key}, timeout=10)
         listed = u.json() if u.status_code == 200 else []
@@ -713,7 +735,8 @@ def start_profilers(dep: Deployment, phase: str) -> list[tuple[str, subprocess.P
     out = []
     for svc in ("intake", "workflow", "notifier", "reporting"):
         p = dep.procs[svc]
-        pid = (_children(p.pid) or [p.pid])[0] if dep.workers > 1 and svc == "intake" else p.pid
+        several = dep.replicas > 1 or (dep.workers > 1 and svc == "intake")
+        pid = (_children(p.pid) or [p.pid])[0] if several else p.pid  # one replica's worker
         f = dep.logdir / f"profile-{phase}-{svc}.txt"
         proc = subprocess.Popen([str(spy), "record", "--nonblocking", "-r", "50", "-d", "600", "-f", "raw",
                                  "-o", str(f), "-p", str(pid)], stdout=subprocess.DEVNULL,
@@ -782,6 +805,9 @@ def main() -> None:
                     help="cases/s of the light phase: latency floor well below capacity (10)")
     ap.add_argument("--light-n", type=int, default=200, help="cases in the light phase; 0 skips it (200)")
     ap.add_argument("--workers", type=int, default=1, help="uvicorn workers for intake (1)")
+    ap.add_argument("--replicas", type=int, default=1,
+                    help="processes per service, each a full replica with its own consumers, relay and "
+                         "timers (uvicorn workers; intake's share its port) (1)")
     ap.add_argument("--warmup", type=int, default=200, help="warm-up cases before the phases (200)")
     ap.add_argument("--drain-timeout", type=float, default=180.0, help="max wait for e-mails per phase (s)")
     ap.add_argument("--no-limits", action="store_true", help="skip ../shared/bench-limits/pipeline.py")
@@ -821,10 +847,10 @@ def main() -> None:
         code_dir.mkdir()
         arch = subprocess.run(["git", "-C", str(ROOT), "archive", a.tree], capture_output=True, check=True).stdout
         subprocess.run(["tar", "-x", "-C", str(code_dir)], input=arch, check=True)
-    dep = Deployment(run_id, a.workers, sink_port, logdir, cwd=code_dir)
+    dep = Deployment(run_id, a.workers, sink_port, logdir, cwd=code_dir, replicas=a.replicas)
     out: dict = {"bench": "atiende-pipeline", "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "run_id": run_id,
                  "n": a.n, "concurrency": a.concurrency, "spread_tenants": a.spread, "rate": a.rate,
-                 "intake_workers": a.workers,
+                 "intake_workers": a.workers, "replicas": a.replicas,
                  "code": a.tree and f"git {a.tree} ({_git_rev(a.tree)})" or f"work tree ({_git_rev('HEAD')} + edits)",
                  "namespace": dep.ns, "database": dep.db, "ports": dep.ports, "logs": str(logdir.relative_to(ROOT)),
                  "cpu_cores": os.cpu_count(), "environment_at_start": {**environment(), "calib_kjson_per_s": calib()}}

@@ -15,12 +15,16 @@ import asyncio
 import logging
 import time
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Column, MetaData, String, Table, Text, Uuid, delete, select, update
 
 from shared.db import Database, UTCDateTime, utcnow
 from shared.messaging.bus import Bus, OutgoingMessage
 from shared.migrations import big_id
+
+if TYPE_CHECKING:
+    from shared.tracing import ServiceTracing
 
 log = logging.getLogger("atiende.outbox")
 
@@ -57,6 +61,7 @@ class OutboxRelay:
         self._stopping = False
         self.published = 0
         self.last_error: str | None = None
+        self.tracing: ServiceTracing | None = None  # set by the runtime when tracing is on
         db.on_events_committed(self.wake)
 
     def wake(self) -> None:
@@ -71,15 +76,21 @@ class OutboxRelay:
         """Publish one batch of pending rows; returns how many were published."""
         ob = self.db.outbox
         async with self.db.background_engine.begin() as conn:
-            rows = (await conn.execute(
-                select(ob.c.id, ob.c.event_id, ob.c.type, ob.c.body)
-                .where(ob.c.published_at.is_(None)).order_by(ob.c.id).limit(self.batch)
-                .with_for_update(skip_locked=True))).all()
+            # Claimed and marked in one statement (the mark commits only once the broker confirmed
+            # them all: a failed publish rolls it back); published in id order.
+            claim = (select(ob.c.id).where(ob.c.published_at.is_(None)).order_by(ob.c.id).limit(self.batch)
+                     .with_for_update(skip_locked=True))
+            rows = sorted((await conn.execute(
+                update(ob).where(ob.c.id.in_(claim.scalar_subquery())).values(published_at=utcnow())
+                .returning(ob.c.id, ob.c.event_id, ob.c.type, ob.c.body))).all(), key=lambda r: r.id)
             if not rows:
                 return 0
-            await self.bus.publish([OutgoingMessage(r.event_id, r.type, r.body.encode()) for r in rows])
-            await conn.execute(update(ob).where(ob.c.id.in_([r.id for r in rows]))
-                               .values(published_at=utcnow()))
+            messages = [OutgoingMessage(r.event_id, r.type, r.body.encode()) for r in rows]
+            if self.tracing is None:
+                await self.bus.publish(messages)
+            else:  # each under a producer span in its event's trace (shared/tracing.py)
+                with self.tracing.publishing(messages, self.bus) as traced:
+                    await self.bus.publish(traced)
         self.published += len(rows)
         return len(rows)
 

@@ -233,9 +233,13 @@ def database_unreachable(exc: BaseException) -> bool:
     starting up or shutting down), as opposed to a bug or a constraint: only those are 503s."""
     if isinstance(exc, sqlalchemy.exc.DBAPIError):
         return exc.connection_invalidated or database_unreachable(exc.orig)  # type: ignore[arg-type]
-    return isinstance(exc, (ConnectionError, asyncpg.exceptions.CannotConnectNowError,
-                            asyncpg.exceptions.ConnectionDoesNotExistError,
-                            asyncpg.exceptions.AdminShutdownError))
+    if isinstance(exc, (ConnectionError, asyncpg.exceptions.CannotConnectNowError,
+                        asyncpg.exceptions.ConnectionDoesNotExistError,
+                        asyncpg.exceptions.AdminShutdownError)):
+        return True
+    # SQLAlchemy's asyncpg adapter hands over its own Error, raised from the driver's: e.g. a
+    # server shutting down or starting up refuses a new connection with 57P03 (issue 15's campaign).
+    return exc.__cause__ is not None and database_unreachable(exc.__cause__)
 
 
 __all__ = ["PROBLEM_JSON", "Problem", "Refused", "conflict", "field_error", "forbidden", "install_problem_handlers",

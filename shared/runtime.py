@@ -25,7 +25,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy import Table
 
-from shared import metrics
+from shared import metrics, tracing
 from shared.db import Database
 from shared.http import CorrelationIdMiddleware, make_app
 from shared.logs import configure_logging
@@ -79,12 +79,17 @@ class ServiceRuntime:
                                         progress=progress)
         self.relay = OutboxRelay(self.db, self.bus, batch=settings.relay_batch,
                                  idle_poll_s=settings.relay_idle_poll_s)
+        self.replica_id = uuid.uuid4().hex[:8]  # names this process's own queues (listeners)
+        # Traces when an OTLP endpoint is configured (shared/tracing.py); None: off, nothing loaded.
+        self.tracing = tracing.for_service(settings, name, self.replica_id)
+        if self.tracing is not None:
+            self.tracing.instrument_engine(self.db.engine)
+            self.relay.tracing = self.tracing
         self.router = router
         self.worker_factories = workers or {}
         self.on_started = on_started
         self.title = title or f"Atiende {name}"
         self.extras: dict[str, Any] = {}  # adapters a service hangs here (mailer, caches...)
-        self.replica_id = uuid.uuid4().hex[:8]  # names this process's own queues (listeners)
         self._listeners: list[tuple[str, list[str], MessageHandler]] = []
         self.started = False
         self.subscribed = False
@@ -92,6 +97,8 @@ class ServiceRuntime:
         # Gauges read from tables when /metrics is scraped (shared/metrics.py); a service adds its own.
         self.metrics_probes: list[metrics.Probe] = [metrics.outbox_probe(name, self.db)]
         self.app = self._create_app()
+        if self.tracing is not None:
+            self.tracing.instrument_app(self.app)
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def start(self, *, migrate: bool = True) -> None:
@@ -133,6 +140,9 @@ class ServiceRuntime:
         for closer in self.extras.get("closers", []):
             await closer()
         await self.db.dispose()
+        if self.tracing is not None:  # the last runtime of the process flushes and ends tracing
+            await tracing.release(self.name)
+            self.tracing = self.relay.tracing = None
         self.started = False
         self.subscribed = False
 

@@ -23,6 +23,7 @@ from shared.contracts.events import (
 )
 from shared.db import Tx, utcnow
 from shared.messaging.bus import NotYet
+from shared.messaging.processor import Handler
 
 # History kinds (the actions' names) that end an overdue alert, and the one that re-arms it (R4.8).
 ALERT_ENDS = ("execute", "finish_success", "finish_failure")
@@ -65,6 +66,14 @@ async def _lock_case(tx: Tx, case_id: Any) -> Any:
     return case
 
 
+async def _lock_case_and_clocks(tx: Tx, case_id: Any) -> tuple[Any, Any]:
+    """``_lock_case`` and the clocks intake keeps of the case, in one statement."""
+    case, stored = await time_tables.case_and_clocks_for_update(tx.conn, case_id)
+    if case is None:
+        raise NotYet(f"case {case_id} not found")
+    return case, stored
+
+
 async def _history(tx: Tx, case: Any, kind: str, data: dict[str, Any]) -> None:
     """A history line by workflow (no actor), as ``UnitOfWork.record`` writes one."""
     await tx.conn.execute(insert(case_history), {"case_id": case.id, "tenant": case.tenant, "at": utcnow(),
@@ -73,8 +82,7 @@ async def _history(tx: Tx, case: Any, kind: str, data: dict[str, Any]) -> None:
 
 async def on_sla_changed(tx: Tx, env: Envelope) -> None:
     e = CaseSlaChanged.model_validate(env.data)
-    case = await _lock_case(tx, e.case_id)
-    stored = await time_tables.clocks_for_update(tx.conn, e.case_id)
+    case, stored = await _lock_case_and_clocks(tx, e.case_id)
     if stored is not None and (e.revision < stored.revision or (e.revision == stored.revision and e.revision > 0)):
         return  # older (or the same) view of the clocks than the one kept
     await time_tables.save_clocks(tx.conn, stored, {
@@ -90,8 +98,7 @@ async def on_sla_changed(tx: Tx, env: Envelope) -> None:
 async def on_hold_set(tx: Tx, env: Envelope) -> None:
     """R1.4: the case is executable from ``executable_from``."""
     e = CaseHoldSet.model_validate(env.data)
-    case = await _lock_case(tx, e.case_id)
-    stored = await time_tables.clocks_for_update(tx.conn, e.case_id)
+    case, stored = await _lock_case_and_clocks(tx, e.case_id)
     if stored is not None and stored.executable_from == e.executable_from:
         return  # the same hold again
     await time_tables.save_clocks(tx.conn, stored, {
@@ -129,11 +136,20 @@ async def on_notification_failed(tx: Tx, env: Envelope) -> None:
         "error_code": e.error_code, "error": e.error, "failed_at": e.at.isoformat()})
 
 
+ESCALATION_TEMPLATE = "case_escalated"
+
+
+def is_escalation_sent(env: Envelope) -> bool:
+    """Only an escalation's notification.sent asks anything of intake (the two e-mails of every
+    new case do not): the others are acked without a transaction (``Handler.applies``)."""
+    return env.data.get("template") == ESCALATION_TEMPLATE and env.data.get("case_id") is not None
+
+
 async def on_notification_sent(tx: Tx, env: Envelope) -> None:
     """R1.1 (issue 12): each escalation sent about the case (e-mail, SMS: the churn alerts among
     them) is a line in its history, once per delivery (a re-send of the same delivery adds none)."""
     e = NotificationSent.model_validate(env.data)
-    if e.case_id is None or e.template != "case_escalated":
+    if e.case_id is None or e.template != ESCALATION_TEMPLATE:
         return
     case = await _lock_case(tx, e.case_id)
     h = case_history.c
@@ -150,4 +166,4 @@ HANDLERS: dict[str, Any] = {"case.deadline_set.v1": on_deadline_set, "case.overd
                             "case.sla_changed.v1": on_sla_changed, "case.hold_set.v1": on_hold_set,
                             "alert.raised.v1": on_alert_raised, "alert.ended.v1": on_alert_ended,
                             "notification.failed.v1": on_notification_failed,
-                            "notification.sent.v1": on_notification_sent}
+                            "notification.sent.v1": Handler(on_notification_sent, applies=is_escalation_sent)}

@@ -80,8 +80,10 @@ class Renderer:
 
     def __init__(self, folder: Path = TEMPLATES) -> None:
         self.folder = folder
+        # auto_reload off: the shipped templates do not change while the process runs, and checking
+        # their files' mtimes cost a stat() per template on every e-mail.
         self.env = SandboxedEnvironment(loader=FileSystemLoader(folder), undefined=StrictUndefined,
-                                        autoescape=False, keep_trailing_newline=True)
+                                        autoescape=False, keep_trailing_newline=True, auto_reload=False)
         self._compiled: dict[str, Template] = {}
 
     def compile(self, source: str) -> Template:

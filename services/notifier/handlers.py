@@ -228,9 +228,9 @@ class EmailDeliveries:
         it, and only its rows still pending are sent again."""
         d = deliveries.c
         by_id = {env.id: env for env in envs}
-        await self._settle_in_doubt(list(by_id))
         claim_at = utcnow()
-        async with self.db.transaction() as tx:
+        async with self.db.transaction() as tx:  # in doubt back to pending, then the claim: one commit
+            await self._settle_in_doubt(tx, list(by_id))
             claimed = (await tx.conn.execute(
                 update(deliveries).where(d.event_id.in_(by_id), d.channel == "email", d.state == "pending")
                 .values(state="sending", claimed_at=claim_at, claimed_by=self.replica,
@@ -271,7 +271,7 @@ class EmailDeliveries:
         """One delivery over SMTP (the sweeper re-sends through here too: same Message-ID)."""
         await self.mailer.send(self._message(row))
 
-    async def _settle_in_doubt(self, event_ids: list[uuid.UUID]) -> None:
+    async def _settle_in_doubt(self, tx: Tx, event_ids: list[uuid.UUID]) -> None:
         """These events' e-mails still "sending" (a redelivery after a crash or a lost connection).
         A live lease is another claim's: left to it (or to the sweeper once it expires), and the
         event may complete, since the row itself is the obligation. An expired lease is in doubt:
@@ -279,14 +279,13 @@ class EmailDeliveries:
         drop the repeat). Nothing is ever left "unknown"."""
         d = deliveries.c
         now = utcnow()
-        async with self.db.transaction() as tx:
-            back = (await tx.conn.execute(
-                update(deliveries).where(d.event_id.in_(event_ids), d.channel == "email",
-                                         d.state.in_(("sending", "unknown")), lease_expired(now, self.lease),
-                                         d.id.not_in(self.in_flight))
-                .values(state="pending", lease_until=None,
-                        last_error="interrupted while sending: re-sent with the same Message-ID")
-                .returning(d.id))).scalars().all()
+        back = (await tx.conn.execute(
+            update(deliveries).where(d.event_id.in_(event_ids), d.channel == "email",
+                                     d.state.in_(("sending", "unknown")), lease_expired(now, self.lease),
+                                     d.id.not_in(self.in_flight))
+            .values(state="pending", lease_until=None,
+                    last_error="interrupted while sending: re-sent with the same Message-ID")
+            .returning(d.id))).scalars().all()
         if back:
             self.resends += len(back)
             log.warning("%d e-mail deliver%s in doubt (lease expired while sending): re-sending",

@@ -102,6 +102,16 @@ class _Blank(dict[str, Any]):
 
 
 @dataclass(frozen=True)
+class _CreatedCase:
+    """The fields of a case's copy (``case_recipients``) that ``plan`` uses, from case.created."""
+    case_id: uuid.UUID
+    number: str
+    subject: str
+    language: str
+    responsible_email: str | None
+
+
+@dataclass(frozen=True)
 class Who:
     user_id: uuid.UUID
     language: str
@@ -139,6 +149,7 @@ async def plan(conn: AsyncConnection, env: Envelope) -> tuple[uuid.UUID, str, li
     """(case id, kind, people, facts) for an event of ``IN_APP_EVENTS``."""
     kind = env.type.removesuffix(".v1")
     facts: dict[str, Any] = {}
+    case: Any = None
     if env.type in RECIPIENT_EVENTS:
         e: Any = (CaseEscalated if env.type == "case.escalated.v1" else CaseSlaWarning).model_validate(env.data)
         case = await _case(conn, e.case_id)
@@ -151,6 +162,8 @@ async def plan(conn: AsyncConnection, env: Envelope) -> tuple[uuid.UUID, str, li
             c = CaseCreated.model_validate(env.data)
             case_id, by, responsible = c.case_id, c.created_by, c.responsible_id
             facts = {"subject": c.subject}
+            # What the copy would say (stored from this very event just before): no read back.
+            case = _CreatedCase(c.case_id, c.number, c.subject, c.language, c.responsible_email)
         elif env.type == "case.commented.v1":
             m = CaseCommented.model_validate(env.data)
             case_id, by, responsible = m.case_id, m.by, m.responsible_id
@@ -165,7 +178,7 @@ async def plan(conn: AsyncConnection, env: Envelope) -> tuple[uuid.UUID, str, li
             success = t.status_to == "finished_success"
             facts = {"by_name": t.by_name, "text": t.text or "", "outcome_es": "con éxito" if success else "sin éxito",
                      "outcome_en": "successfully" if success else "without success"}
-        case = await _case(conn, case_id)
+        case = case or await _case(conn, case_id)
         if responsible is None:  # mail_requested (and older publishers): the case copy's address
             responsible = await _responsible_by_email(conn, env.tenant, case.responsible_email)
         ids = [responsible] if responsible is not None and responsible != by else []
@@ -222,14 +235,15 @@ def add_in_app(handlers: dict[str, Any]) -> dict[str, Any]:
     out = dict(handlers)
     for t in IN_APP_EVENTS:
         out[t] = with_in_app(out.get(t))
-    out.setdefault(EVENT_TYPE, on_in_app_notified)
+    out.setdefault(EVENT_TYPE, Handler(on_in_app_notified, applies=lambda _env: False))  # acked, no transaction
     return out
 
 
 async def on_in_app_notified(tx: Tx, env: Envelope) -> None:
     """notifier's durable queue is bound to its own ``notification.in_app.v1`` too, so the event is
-    always routed (never in ``<ns>.unrouted`` while no replica listens) and has a consumer with an
-    inbox. Nothing to do here: the row is stored; the live push is each replica's listener's."""
+    always routed (never in ``<ns>.unrouted`` while no replica listens) and has a consumer. Nothing
+    to do here, so it is acked without a transaction or inbox row (``Handler.applies``): the row is
+    stored; the live push is each replica's listener's."""
 
 
 # -- live streams of this replica ---------------------------------------------------------------

@@ -54,7 +54,7 @@ from shared.contracts.events import (
     TaskCreated,
     parse_data,
 )
-from shared.db import Tx, insert_ignoring_duplicates
+from shared.db import Tx, insert_ignoring_duplicates, upsert_newer
 from shared.messaging.bus import NotYet
 
 Projection = Callable[[Tx, Envelope], Awaitable[None]]
@@ -107,10 +107,8 @@ async def on_notification_sent(tx: Tx, env: Envelope) -> None:
 
 async def _upsert_copy(tx: Tx, table: Any, key: str, values: dict[str, Any]) -> None:
     """Keep the newest state of a copy (party, asset, offer, time zone): insert it, or update an
-    older copy."""
-    if not await insert_ignoring_duplicates(tx.conn, table, values):
-        await tx.conn.execute(update(table).where(table.c[key] == values[key],
-                                                  table.c.updated_at <= values["updated_at"]).values(**values))
+    older copy (one statement: every case.created keeps its tenant's zone)."""
+    await upsert_newer(tx.conn, table, key, values)
 
 
 async def on_party_upserted(tx: Tx, env: Envelope) -> None:
@@ -308,8 +306,9 @@ READ_MODELS = (case_facts, party_facts, asset_facts, priority_changes, retention
 
 
 async def log_event(tx: Tx, env: Envelope) -> None:
-    """Keep ``env`` in the event log, after what was applied before it (``position``)."""
-    await insert_ignoring_duplicates(tx.conn, event_log, {
+    """Keep ``env`` in the event log, after what was applied before it (``position``): written
+    with the rest of the batch's log rows just before the commit (``Tx.insert_later``)."""
+    tx.insert_later(event_log, {
         "event_id": env.id, "tenant": env.tenant, "type": env.type, "source": env.source, "subject": env.subject,
         "sequence": env.sequence, "at": env.time, "correlationid": env.correlationid,
         "causationid": env.causationid, "data": env.data})

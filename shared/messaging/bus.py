@@ -15,6 +15,7 @@ class OutgoingMessage:
     event_id: uuid.UUID
     type: str  # the routing key
     body: bytes
+    headers: dict[str, Any] | None = None  # AMQP headers (the trace context, shared/tracing.py)
 
 
 @dataclass

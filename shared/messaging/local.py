@@ -31,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from shared import metrics
+from shared import metrics, tracing
 from shared.contracts.envelope import Envelope
 from shared.db import _sqlite_pragmas
 from shared.logs import correlation_id
@@ -61,6 +61,8 @@ def _now_ms() -> int:
 
 
 class LocalBus:
+    messaging_system = "atiende.local"  # for traces (shared/tracing.py)
+
     def __init__(self, path: Path, namespace: str = "atiende", *, prefetch: int = 50,
                  retry_delays_s: list[float] | None = None, max_attempts: int = 4, batch: int = 50) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -169,7 +171,12 @@ class LocalBus:
         """Several messages in one handler call (see ``EventProcessor.handle_batch``); False if
         that failed and they must go one by one."""
         try:
-            await handle_batch([Envelope.from_bytes(r.body) for r in rows])
+            envs = [Envelope.from_bytes(r.body) for r in rows]
+            if tracing.ON:
+                with tracing.handling(service, envs, [r.body for r in rows]):
+                    await handle_batch(envs)
+            else:
+                await handle_batch(envs)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -186,7 +193,11 @@ class LocalBus:
         try:
             env = Envelope.from_bytes(row.body)
             correlation_id.set(env.correlationid or str(env.id))
-            await handler(env)
+            if tracing.ON:
+                with tracing.handling(service, [env], [row.body]):
+                    await handler(env)
+            else:
+                await handler(env)
         except asyncio.CancelledError:
             raise
         except Exception as exc:

@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import enum
 from collections import defaultdict
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy import BigInteger, Column, MetaData, String, Table, select, update
+from sqlalchemy import BigInteger, Column, MetaData, String, Table, bindparam, select, update
 
 from shared.contracts.envelope import Envelope
 from shared.db import Tx, UTCDateTime, insert_ignoring_duplicates, utcnow
@@ -113,16 +114,15 @@ async def claim(tx: Tx, progress: Table, env: Envelope) -> Verdict:
     if not is_ordered(env):
         return Verdict.APPLY
     assert env.sequence is not None and env.subject is not None
-    p = progress.c
     now = utcnow()
     if env.sequence == 1:
         if await insert_ignoring_duplicates(tx.conn, progress, {
                 "source": env.source, "subject": env.subject, "last_sequence": 1, "updated_at": now}):
             return Verdict.APPLY
     else:
-        moved = await tx.conn.execute(update(progress).where(
-            p.source == env.source, p.subject == env.subject, p.last_sequence == env.sequence - 1)
-            .values(last_sequence=env.sequence, updated_at=now))
+        moved = await tx.conn.execute(_advance(progress), {"b_source": env.source, "b_subject": env.subject,
+                                                           "b_last": env.sequence - 1, "b_next": env.sequence,
+                                                           "b_now": now})
         if moved.rowcount:
             return Verdict.APPLY
     last = await last_applied(tx, progress, env.source, env.subject)
@@ -132,6 +132,22 @@ async def claim(tx: Tx, progress: Table, env: Envelope) -> Verdict:
     if v is Verdict.GAP:
         raise OutOfOrder(f"{env.type} #{env.sequence} of {env.subject} waits for #{last + 1}")
     return v
+
+
+_ADVANCE: dict[Table, Any] = {}
+
+
+def _advance(progress: Table) -> Any:
+    """``UPDATE … SET last_sequence = :next WHERE (source, subject, last_sequence) = (…, :last)``,
+    built once per table (it runs for every numbered event a service handles)."""
+    stmt = _ADVANCE.get(progress)
+    if stmt is None:
+        p = progress.c
+        stmt = _ADVANCE[progress] = update(progress).where(
+            p.source == bindparam("b_source"), p.subject == bindparam("b_subject"),
+            p.last_sequence == bindparam("b_last")).values(last_sequence=bindparam("b_next"),
+                                                           updated_at=bindparam("b_now"))
+    return stmt
 
 
 def in_subject_order(envs: list[Envelope]) -> list[Envelope]:

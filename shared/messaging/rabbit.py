@@ -21,6 +21,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from contextlib import nullcontext
 from typing import Any
 
 import aio_pika
@@ -33,7 +34,7 @@ from aio_pika.abc import (
     AbstractRobustQueue,
 )
 
-from shared import metrics
+from shared import metrics, tracing
 from shared.contracts.envelope import Envelope
 from shared.faults import crash_point
 from shared.logs import correlation_id
@@ -52,6 +53,8 @@ BatchHandler = Callable[[list[Envelope]], Awaitable[None]]
 
 
 class RabbitBus:
+    messaging_system = "rabbitmq"  # for traces (shared/tracing.py)
+
     def __init__(self, url: str, namespace: str, *, prefetch: int = 50, publish_timeout_s: float = 5.0,
                  retry_delays_s: list[float] | None = None, max_attempts: int = 4, batch: int = 50,
                  batch_workers: int = 2) -> None:
@@ -122,15 +125,18 @@ class RabbitBus:
         ch = await self._pub.get_underlay_channel()
         name = self._exchange.name
         await asyncio.gather(*(ch.basic_publish(m.body, exchange=name, routing_key=m.type, mandatory=True,
-                                                properties=self._message(m.body, str(m.event_id), m.type).properties,
+                                                properties=self._message(m.body, str(m.event_id), m.type,
+                                                                         m.headers).properties,
                                                 timeout=self.publish_timeout_s, wait=False)  # type: ignore[call-arg]
                                for m in messages))
 
     async def _send_to_queue(self, queue: str, msg: AbstractIncomingMessage, headers: dict[str, Any]) -> None:
         assert self._pub is not None
-        await self._pub.default_exchange.publish(
-            self._message(msg.body, msg.message_id or "", msg.type or "", headers, msg.correlation_id),
-            routing_key=queue, mandatory=True, timeout=self.publish_timeout_s)
+        # Tracing on, a retry, dead letter or replay stays in the message's trace.
+        with tracing.continuing(msg.headers) if tracing.ON else nullcontext():
+            await self._pub.default_exchange.publish(
+                self._message(msg.body, msg.message_id or "", msg.type or "", headers, msg.correlation_id),
+                routing_key=queue, mandatory=True, timeout=self.publish_timeout_s)
 
     # -- consuming --------------------------------------------------------------------------
     async def _declare_service_queues(self, ch: AbstractRobustChannel, service: str) -> AbstractRobustQueue:
@@ -222,7 +228,11 @@ class RabbitBus:
             try:
                 env = Envelope.from_bytes(msg.body)
                 correlation_id.set(env.correlationid or str(env.id))
-                await handler(env)
+                if tracing.ON:
+                    with tracing.handling(service, [env], [msg.headers]):
+                        await handler(env)
+                else:
+                    await handler(env)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -265,7 +275,11 @@ class RabbitBus:
                 break
         if envs:
             try:
-                await handle_batch(envs)
+                if tracing.ON:
+                    with tracing.handling(service, envs, [m.headers for m in msgs]):
+                        await handle_batch(envs)
+                else:
+                    await handle_batch(envs)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

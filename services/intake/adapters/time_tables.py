@@ -83,9 +83,23 @@ async def clocks_of(conn: AsyncConnection, case_id: uuid.UUID) -> Any | None:
     return (await conn.execute(select(case_clocks).where(case_clocks.c.case_id == case_id))).first()
 
 
-async def clocks_for_update(conn: AsyncConnection, case_id: uuid.UUID) -> Any | None:
-    return (await conn.execute(select(case_clocks).where(case_clocks.c.case_id == case_id)
-                               .with_for_update())).first()
+async def case_and_clocks_for_update(conn: AsyncConnection, case_id: uuid.UUID) -> tuple[Any | None, Any | None]:
+    """(the case's id and tenant, its clocks row or None), the case row locked (``FOR UPDATE``,
+    as an action locks it: every writer of the clocks holds it), in one statement."""
+    row = (await conn.execute(
+        select(cases.c.id.label("locked_case_id"), cases.c.tenant.label("locked_tenant"), *case_clocks.c)
+        .select_from(cases.outerjoin(case_clocks, case_clocks.c.case_id == cases.c.id))
+        .where(cases.c.id == case_id).with_for_update(of=cases))).first()
+    if row is None:
+        return None, None
+    return _LockedCase(row.locked_case_id, row.locked_tenant), (row if row.case_id is not None else None)
+
+
+class _LockedCase:
+    __slots__ = ("id", "tenant")
+
+    def __init__(self, id_: uuid.UUID, tenant: str) -> None:
+        self.id, self.tenant = id_, tenant
 
 
 async def save_clocks(conn: AsyncConnection, existing: Any | None, values: dict[str, Any]) -> None:

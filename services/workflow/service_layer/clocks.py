@@ -37,7 +37,7 @@ from shared.contracts.events import (
 from shared.db import Tx, utcnow
 from shared.logs import correlation_id
 from shared.messaging.bus import NotYet
-from shared.timers import cancel, reschedule
+from shared.timers import cancel, reschedule, schedule
 
 SOURCE = "atiende/workflow"
 TIMER = "sla.clock"
@@ -161,29 +161,39 @@ def views(ct: CaseTime, now: datetime) -> list[dict[str, Any]]:
     return out
 
 
-async def arm(tx: Tx, ct: CaseTime, now: datetime, settings: copies.TimeSettings) -> None:
-    """Move each clock's timer to its next step (or cancel it: paused, met, stopped, done)."""
+async def arm(tx: Tx, ct: CaseTime, now: datetime, settings: copies.TimeSettings, *, new: bool = False) -> None:
+    """Move each clock's timer to its next step (or cancel it: paused, met, stopped, done).
+    ``new``: a case just started has no timers yet, so each is inserted (no update or cancel first)."""
     for kind, clock in ct.clocks.items():
         step = clock.next_step(ct.cal, now, _ladder_times(ct, clock, settings))
         subject = timer_subject(ct.case_id, kind)
         if step is None:
-            await cancel(tx, timers, kind=TIMER, subject=subject)
+            if not new:
+                await cancel(tx, timers, kind=TIMER, subject=subject)
+            continue
+        payload = {"case_id": str(ct.case_id), "clock": kind, "step": step[1],
+                   "correlation_id": ct.correlation or (ct.cause.correlationid if ct.cause else None)}
+        if new:
+            await schedule(tx, timers, kind=TIMER, tenant=ct.tenant, subject=subject, due_at=step[0],
+                           payload=payload, first=True)
         else:
             await reschedule(tx, timers, kind=TIMER, tenant=ct.tenant, subject=subject, due_at=step[0],
-                             payload={"case_id": str(ct.case_id), "clock": kind,
-                                      "step": step[1], "correlation_id": ct.correlation
-                                      or (ct.cause.correlationid if ct.cause else None)})
+                             payload=payload)
 
 
 async def save(tx: Tx, ct: CaseTime, now: datetime, *, reason: str, announce: bool = False,
-               settings: copies.TimeSettings | None = None) -> None:
-    """Store the clocks, re-arm their timers and tell intake (``case.sla_changed.v1``)."""
+               settings: copies.TimeSettings | None = None, new: bool = False) -> None:
+    """Store the clocks, re-arm their timers and tell intake (``case.sla_changed.v1``). ``new``:
+    the case's first save, which inserts its row and timers (one statement each, nothing to move)."""
     settings = settings or await copies.settings_of(tx.conn, ct.tenant)
     ct.row["revision"] += 1
     ct.row["clocks"] = {k: c.to_dict() for k, c in ct.clocks.items()}
-    values = {k: v for k, v in ct.row.items() if k != "case_id"}
-    await tx.conn.execute(update(case_clocks).where(case_clocks.c.case_id == ct.case_id).values(**values))
-    await arm(tx, ct, now, settings)
+    if new:
+        await tx.conn.execute(insert(case_clocks), ct.row)
+    else:
+        values = {k: v for k, v in ct.row.items() if k != "case_id"}
+        await tx.conn.execute(update(case_clocks).where(case_clocks.c.case_id == ct.case_id).values(**values))
+    await arm(tx, ct, now, settings, new=new)
     await ct.emit(tx, "case.sla_changed.v1", CaseSlaChanged.model_validate({
         "case_id": ct.case_id, "case_version": ct.row["case_version"], "clocks": views(ct, now), "reason": reason,
         "announce": announce, "revision": ct.row["revision"]}))
@@ -238,15 +248,14 @@ async def start_case_clocks(tx: Tx, env: Envelope, e: CaseCreated) -> None:
            "contact_email": e.contact.email.lower(), "calendar_code": cal.code, "country": cal.country,
            "timezone": cal.timezone, "entered_at": at, "case_version": env.sequence or 1, "revision": 0,
            "policy": policy, "clocks": {k: c.to_dict() for k, c in clocks.items()}, "open": True}
-    await tx.conn.execute(insert(case_clocks), row)
-    ct = CaseTime(row, clocks, cal, cause=env)
+    ct = CaseTime(row, clocks, cal, cause=env)  # its row is inserted by the first save below
     await _record_deadline(tx, ct, e, cal)
     if hold_days:
         ef = datetime.fromisoformat(policy["hold"]["executable_from"])
         await ct.emit(tx, "case.hold_set.v1", CaseHoldSet(
             case_id=e.case_id, case_version=row["case_version"], business_days=hold_days, executable_from=ef,
             executable_from_date=cal.local_date(ef)))
-    await save(tx, ct, utcnow(), reason="started", settings=settings)
+    await save(tx, ct, utcnow(), reason="started", settings=settings, new=True)
     if e.case_type.churn_alert and e.party_executive_id is not None:
         # R1.1: the churn alert goes out at once, e-mail and SMS: urgent, so it never waits for
         # quiet hours. The executive's line comes from our people copy: wait until it has them all.
