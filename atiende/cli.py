@@ -16,6 +16,9 @@
   atiende reporting rebuild        empty reporting's read models and replay its event log (progress shown;
                                    stop reporting's consumers first)
   atiende contracts [--check]      write the event contracts: docs/asyncapi.yaml, docs/events/schemas/*.json
+  atiende broker-definitions [--check]
+                                   write deploy/rabbitmq/definitions.json (RabbitMQ definitions: the queues,
+                                   exchanges and bindings the services declare, and ops policies)
 """
 
 from __future__ import annotations
@@ -264,6 +267,27 @@ async def reporting_rebuild(settings: Settings, batch: int) -> None:
         await rt.db.dispose()
 
 
+BROKER_DEFINITIONS = "deploy/rabbitmq/definitions.json"
+
+
+def broker_definitions(path: str, namespace: str, vhost: str, check: bool) -> bool:
+    """Write (or with ``check`` only compare) the definitions file; returns whether it was stale."""
+    from pathlib import Path
+
+    from atiende.contracts import ROOT, service_subscriptions
+    from shared.messaging.definitions import default_retry_delays, definitions, to_text
+
+    text = to_text(definitions(service_subscriptions(), namespace=namespace, vhost=vhost,
+                               retry_delays_s=default_retry_delays()))
+    out = Path(path) if Path(path).is_absolute() else ROOT / path
+    if out.exists() and out.read_text(encoding="utf-8") == text:
+        return False
+    if not check:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+    return True
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="atiende", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -305,6 +329,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--limit", type=int, default=500)
     p = sub.add_parser("contracts", help="write docs/asyncapi.yaml and docs/events/schemas (--check: only compare)")
     p.add_argument("--check", action="store_true", help="exit 1 if a committed file differs from the models")
+    p = sub.add_parser("broker-definitions", help=f"write {BROKER_DEFINITIONS} (--check: only compare)")
+    p.add_argument("--namespace", default="atiende")
+    p.add_argument("--vhost", default="/")
+    p.add_argument("--output", default=BROKER_DEFINITIONS)
+    p.add_argument("--check", action="store_true", help="exit 1 if the file differs from the declared topology")
     p = sub.add_parser("reporting", help="reporting's read models")
     p.add_argument("action", choices=["rebuild"])
     p.add_argument("--batch", type=int, default=500, help="events per transaction (500)")
@@ -315,6 +344,12 @@ def main(argv: list[str] | None = None) -> None:
         changed = contracts.write(check=a.check)
         print("\n".join(changed) or "event contracts up to date")
         if a.check and changed:
+            sys.exit(1)
+        return
+    if a.cmd == "broker-definitions":  # needs no configuration either
+        stale = broker_definitions(a.output, a.namespace, a.vhost, a.check)
+        print(f"{a.output}: " + ("stale" if a.check and stale else "written" if stale else "up to date"))
+        if a.check and stale:
             sys.exit(1)
         return
     settings = Settings()
