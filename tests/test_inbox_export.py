@@ -161,7 +161,8 @@ async def test_r4_10_exports_equal_the_inbox_list_for_several_filters(rabbit_sys
     overdue = next(r for r in rows[1:] if r[COL["number"]] == k[4]["number"])
     assert overdue[COL["overdue"]].startswith("1 d") and float(overdue[COL["overdue_hours"]].replace(",", ".")) >= 24
     # Time passes (workflow's timers mark the cases overdue): still the inbox's rows, and the lateness grows.
-    s.travel_to(datetime.now(UTC) + timedelta(days=40))
+    # 60 days: the latest due date (up to ~3 weeks away over the year-end holidays) is then a month past.
+    s.travel_to(datetime.now(UTC) + timedelta(days=60))
 
     async def all_overdue() -> bool:
         return len(await _inbox(s, overdue="true")) == 4
@@ -334,11 +335,16 @@ async def test_r4_10_export_jobs_progress_download_owner_and_audit(rabbit_system
 async def test_r4_10_export_in_embedded_mode(embedded_system: System) -> None:
     """SQLite (embedded): the same rows in both formats, and a job to the end."""
     s = embedded_system
-    for i in range(3):
-        await s.create_case(case_body(i))
+    made = [await s.create_case(case_body(i)) for i in range(3)]
+    admin = await s.auth("admin")
+
+    async def deadlines_set() -> bool:  # a row's place in the default order depends on its deadline
+        cases = [(await s.intake.get(f"/cases/{m['id']}", headers=admin)).json() for m in made]
+        return all(c["deadline"] is not None for c in cases)
+
+    await wait_for(deadlines_set, 30, "the cases' deadlines")
     await assert_export_equals_inbox(s, sort="-created")
     await assert_export_equals_inbox(s, q="hector contreras")
-    admin = await s.auth("admin")
     job = (await s.intake.post("/inbox/exports", json={"format": "xlsx"}, headers=admin)).json()
     done = await _job_done(s, job)
     assert done["state"] == "done" and done["rows_done"] == 3
