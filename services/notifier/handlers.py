@@ -55,6 +55,7 @@ from shared.contracts.events import (
 from shared.db import Database, Tx, insert_ignoring_duplicates, insert_many_ignoring_duplicates, utcnow
 from shared.messaging.bus import NotYet, PermanentError, Retryable
 from shared.messaging.processor import Handler, MarkManyHandled
+from shared.problems import database_unreachable
 
 log = logging.getLogger("atiende.notifier")
 SOURCE = "atiende/notifier"
@@ -246,11 +247,13 @@ class EmailDeliveries:
         sent = [row for row, r in zip(claimed, results, strict=True) if not isinstance(r, BaseException)]
         failed_events = {row.event_id for row, _ in failures}
         now = utcnow()
-        async with self.db.transaction() as tx:
-            if sent:
-                await tx.conn.execute(update(deliveries).where(d.id.in_([r.id for r in sent]))
-                                      .values(state="sent", sent_at=now, last_error=None))
-            for row in sent:
+
+        async def record(tx: Tx) -> None:
+            # Only rows still "sending": a record retried after a commit that did land emits nothing twice.
+            recorded = set((await tx.conn.execute(
+                update(deliveries).where(d.id.in_([r.id for r in sent]), d.state == "sending")
+                .values(state="sent", sent_at=now, last_error=None).returning(d.id))).scalars()) if sent else set()
+            for row in (r for r in sent if r.id in recorded):
                 done = NotificationSent(delivery_id=row.id, case_id=row.case_id, channel="email",
                                         template=row.template, recipient_role=row.recipient_role, sent_at=now)
                 await tx.emit(by_id[row.event_id].follow(source=SOURCE, type="notification.sent.v1",
@@ -261,11 +264,35 @@ class EmailDeliveries:
             completed = [env for env in envs if env.id not in failed_events]
             if completed:
                 await mark_handled(tx, completed)
+
+        await self._record_sent(record, {row.id for row in sent}, claim_at)
         metrics.delivery_reached("email", "sent", len(sent))
         if failures:
             errors = [exc for _, exc in failures]
             retryable = [e for e in errors if not isinstance(e, PermanentError)]
             raise retryable[0] if retryable else errors[0]
+
+    async def _record_sent(self, record: Callable[[Tx], Awaitable[None]], sent: set[uuid.UUID],
+                           claim_at: datetime) -> None:
+        """Record the outcomes of e-mails the SMTP server already accepted. While the database is
+        only unreachable (restarting, issue 15's fault campaign), try again for up to half the
+        lease instead of leaving them "sending" to be re-sent once it expires: this process knows
+        they went out. This replica's sweeper and redeliveries leave them alone meanwhile."""
+        self.in_flight |= sent
+        try:
+            while True:
+                try:
+                    async with self.db.transaction() as tx:
+                        await record(tx)
+                    return
+                except Exception as exc:
+                    if not database_unreachable(exc) or utcnow() + timedelta(seconds=1) > claim_at + self.lease / 2:
+                        raise
+                    log.warning("could not record %d sent e-mail(s), database unreachable (%s); retrying in 1s",
+                                len(sent), type(exc).__name__)
+                    await asyncio.sleep(1.0)
+        finally:
+            self.in_flight -= sent
 
     async def send_row(self, row: Any) -> None:
         """One delivery over SMTP (the sweeper re-sends through here too: same Message-ID)."""
