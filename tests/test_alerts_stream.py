@@ -7,7 +7,6 @@ test_alerts_api.py, and the stream is read over real HTTP (uvicorn)."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -20,7 +19,7 @@ from shared import clock
 from shared.settings import Settings
 from tests.support.system import System, case_body, demo, wait_for
 from tests.test_alerts_api import raise_alert
-from tests.test_in_app import Stream, served
+from tests.test_in_app import Stream, read_stream, served
 
 
 @pytest.fixture
@@ -37,18 +36,8 @@ def _quick(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(alerts, "HEARTBEAT_S", 0.5)
 
 
-@contextlib.asynccontextmanager
-async def stream(base: str, headers: dict[str, str]) -> AsyncIterator[Stream]:
-    st = Stream()
-    async with httpx.AsyncClient(timeout=httpx.Timeout(10, read=None)) as client:
-        st._task = asyncio.create_task(st._read(client, f"{base}/alerts/stream", {}, headers))
-        try:
-            await wait_for(lambda: bool(st.named("ready")) or st._task.done(), 10, "the stream's ready event")
-            yield st
-        finally:
-            st._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError):
-                await st._task
+def stream(base: str, headers: dict[str, str]) -> contextlib.AbstractAsyncContextManager[Stream]:
+    return read_stream(f"{base}/alerts/stream", {}, headers)
 
 
 async def test_r4_8_a_raised_alert_reaches_the_responsibles_open_stream_and_not_a_colleagues(s: System) -> None:

@@ -87,11 +87,18 @@ class Stream:
 @contextlib.asynccontextmanager
 async def open_stream(base: str, token: str, *, header: bool = False) -> AsyncIterator[Stream]:
     """A stream as EventSource opens it (``?access_token=``), or with the bearer header."""
-    s = Stream()
     params = {} if header else {"access_token": token}
     headers = {"Authorization": f"Bearer {token}"} if header else {}
+    async with read_stream(f"{base}/notifications/stream", params, headers) as s:
+        yield s
+
+
+@contextlib.asynccontextmanager
+async def read_stream(url: str, params: dict[str, str], headers: dict[str, str]) -> AsyncIterator[Stream]:
+    """Any server-sent-event stream, read in the background once its ``ready`` event came."""
+    s = Stream()
     async with httpx.AsyncClient(timeout=httpx.Timeout(10, read=None)) as client:
-        s._task = asyncio.create_task(s._read(client, f"{base}/notifications/stream", params, headers))
+        s._task = asyncio.create_task(s._read(client, url, params, headers))
         try:
             await wait_for(lambda: bool(s.named("ready")) or s._task.done(), 10, "the stream's ready event")
             yield s
